@@ -1,0 +1,17 @@
+"""migsim: a page-exact, reproducible simulator of virtual-machine live migration."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("migsim")
+except PackageNotFoundError:  # running from a source tree without installation
+    __version__ = "0.0.0+unknown"
+
+__all__ = ["__version__", "simulate"]
+
+
+def simulate(config):  # noqa: ANN001, ANN201  (re-exported lazily to keep import light)
+    """Run one migration; see :func:`migsim.engine.core.simulate`."""
+    from migsim.engine.core import simulate as _simulate
+
+    return _simulate(config)

@@ -1,0 +1,392 @@
+"""Run specifications as frozen dataclasses, and their validation.
+
+A run is described by :class:`RunConfig`, built from a plain mapping (YAML, JSON, the command
+line) by :func:`from_mapping`, which validates every key and names the bad one together with what
+is allowed. Every parameter has a default and a source; ``docs/model.md`` lists them all.
+
+Sections of the mapping (also the ``--set SECTION.KEY=VALUE`` sections of ``migsim run``):
+
+``vm``        memory, page size, vCPUs, CPU/device state, non-pageable memory, resume cost
+``link``      bandwidth, round-trip time, goodput efficiency
+``strategy``  the strategy name and every option of SPEC section 2
+``workload``  the generator name (or trace path), migration start time, loop policy, and the
+              generator's own parameters (passed through to the generator, which validates them)
+``engine``    timeline grid step and the engine's chunk size (results never depend on the latter)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from migsim.units import UnitError, parse_duration, parse_rate, parse_size
+
+__all__ = [
+    "STRATEGIES",
+    "ConfigError",
+    "EngineSpec",
+    "LinkSpec",
+    "RunConfig",
+    "StrategySpec",
+    "VMSpec",
+    "WorkloadSpec",
+    "from_mapping",
+    "to_mapping",
+]
+
+STRATEGIES = ("stop_and_copy", "pre_copy", "post_copy", "hybrid")
+
+
+class ConfigError(ValueError):
+    """A configuration key or value is invalid; the message names it and what is allowed."""
+
+
+@dataclass(frozen=True)
+class VMSpec:
+    """The migrated VM.
+
+    memory_bytes: guest memory in bytes (a whole number of pages).
+    page_size: bytes per page; 4 KiB on x86 (Clark 2005, Hines 2009).
+    vcpus: virtual CPUs; a post-copy network fault stalls one of them, so the guest loses
+        ``stall / vcpus`` of progress per fault.
+    state_bytes: CPU and device state sent during downtime (default 256 KiB).
+    nonpageable_bytes: memory post-copy must send during downtime besides the state; Hines'
+        Xen prototype sent non-pageable kernel memory here (0 = QEMU postcopy).
+    resume_time: seconds to resume the VM at the destination, added to downtime (default 0).
+    """
+
+    memory_bytes: int = 512 * 2**20
+    page_size: int = 4096
+    vcpus: int = 1
+    state_bytes: int = 256 * 2**10
+    nonpageable_bytes: int = 0
+    resume_time: float = 0.0
+
+    @property
+    def pages(self) -> int:
+        """Number of guest pages."""
+        return self.memory_bytes // self.page_size
+
+
+@dataclass(frozen=True)
+class LinkSpec:
+    """The migration link.
+
+    bandwidth_bps: capacity in bit/s.
+    rtt_s: round-trip time in seconds (default 0.2 ms, a LAN).
+    efficiency: goodput / capacity, in (0, 1] (default 1.0).
+    """
+
+    bandwidth_bps: float = 1e9
+    rtt_s: float = 0.2e-3
+    efficiency: float = 1.0
+
+    @property
+    def capacity_bps(self) -> float:
+        """Goodput available to all flows on the link, bit/s."""
+        return self.bandwidth_bps * self.efficiency
+
+
+@dataclass(frozen=True)
+class StrategySpec:
+    """Strategy name and every option of SPEC section 2, with Xen/QEMU/Hines defaults.
+
+    Rates are in bit/s, times in seconds, sizes in bytes.
+    """
+
+    name: str = "pre_copy"
+    # pre-copy (Clark 2005 / Xen xc_domain_save)
+    max_rounds: int = 30
+    max_factor: float = 3.0
+    stop_pages: int = 50
+    skip: bool = True
+    scan_order: str = "sequential"
+    rate_limit: str = "fixed"
+    min_rate: float = 100e6
+    max_rate: float = 500e6
+    rate_increment: float = 50e6
+    switchover: str = "xen"
+    downtime_limit: float = 0.3
+    auto_converge: bool = False
+    throttle_initial: float = 0.2
+    throttle_increment: float = 0.1
+    throttle_max: float = 0.99
+    throttle_threshold: float = 0.5
+    throttle_trigger_rounds: int = 2
+    stun_write_faults: int = 0
+    write_fault_cost: float = 2e-6
+    # post-copy (Hines & Gopalan 2009)
+    push: bool = True
+    prepaging: str = "none"
+    pivots: int = 7
+    direction: str = "dual"
+    demand_timeout: float = 30.0
+    dsb: bool = True
+    # hybrid
+    precopy_rounds: int = 1
+    # every strategy
+    zero_pages: bool = True
+    page_header_bytes: int = 8
+    compression: str = "none"
+    xbzrle_hit_rate: float = 0.5
+    xbzrle_ratio: float = 0.25
+
+
+@dataclass(frozen=True)
+class WorkloadSpec:
+    """Which workload to run, and from where in its trace migration starts.
+
+    name: a generator name (``uniform``, ``oltp``, ...) or a path to a ``.parquet`` trace.
+    start: trace time (s) at which the migration starts; the guest runs the trace from here.
+    loop: what to do when a recorded trace is shorter than the migration: ``loop`` or ``reject``.
+    params: the generator's own parameters, as (key, value) pairs.
+    """
+
+    name: str = "idle"
+    start: float = 0.0
+    loop: str = "loop"
+    params: tuple[tuple[str, Any], ...] = ()
+
+    def param_dict(self) -> dict[str, Any]:
+        """The generator parameters as a dict."""
+        return dict(self.params)
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    """Engine knobs that shape the output, not the result.
+
+    timeline_step: grid of the time series in seconds (default 10 ms, SPEC section 3).
+    chunk_pages: pages per SimPy event; page counts and times do not depend on it.
+    """
+
+    timeline_step: float = 0.01
+    chunk_pages: int = 65536
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that determines a run. Same config, same result rows."""
+
+    strategy: StrategySpec = field(default_factory=StrategySpec)
+    workload: WorkloadSpec = field(default_factory=WorkloadSpec)
+    vm: VMSpec = field(default_factory=VMSpec)
+    link: LinkSpec = field(default_factory=LinkSpec)
+    engine: EngineSpec = field(default_factory=EngineSpec)
+    seed: int = 0
+
+
+# --------------------------------------------------------------------------------------------
+# validation
+
+_CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("strategy", "name"): STRATEGIES,
+    ("strategy", "scan_order"): ("sequential", "random"),
+    ("strategy", "rate_limit"): ("fixed", "dynamic"),
+    ("strategy", "switchover"): ("xen", "qemu"),
+    ("strategy", "prepaging"): ("none", "bubble", "multi_pivot"),
+    ("strategy", "direction"): ("forward", "dual"),
+    ("strategy", "compression"): ("none", "xbzrle"),
+    ("workload", "loop"): ("loop", "reject"),
+}
+
+# (section, key) -> (parser, lower bound, upper bound, bound inclusive on the low side)
+_RATE_KEYS = {"min_rate", "max_rate", "rate_increment"}
+_DURATION_KEYS = {"downtime_limit", "write_fault_cost", "demand_timeout"}
+_FRACTION_KEYS = {
+    "throttle_initial",
+    "throttle_increment",
+    "throttle_max",
+    "throttle_threshold",
+    "xbzrle_hit_rate",
+    "xbzrle_ratio",
+}
+
+# aliases accepted in mappings, mapping to the dataclass field
+_ALIASES = {
+    ("vm", "memory"): "memory_bytes",
+    ("vm", "state"): "state_bytes",
+    ("link", "bandwidth"): "bandwidth_bps",
+    ("link", "rtt"): "rtt_s",
+}
+
+_SECTIONS = {
+    "strategy": StrategySpec,
+    "vm": VMSpec,
+    "link": LinkSpec,
+    "engine": EngineSpec,
+}
+
+
+def _as_bool(section: str, key: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "yes", "on", "1", "false", "no", "off", "0"):
+        return value.lower() in ("true", "yes", "on", "1")
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    raise ConfigError(f"{section}.{key}: expected true or false, got {value!r}")
+
+
+def _as_number(section: str, key: str, value: Any, integer: bool) -> float | int:
+    if isinstance(value, bool):
+        raise ConfigError(f"{section}.{key}: expected a number, got {value!r}")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{section}.{key}: expected a number, got {value!r}") from None
+    if integer:
+        if number != int(number):
+            raise ConfigError(f"{section}.{key}: expected a whole number, got {value!r}")
+        return int(number)
+    return number
+
+
+def _convert(section: str, key: str, value: Any, ftype: Any) -> Any:
+    name = f"{section}.{key}"
+    try:
+        if (section, key) in _CHOICES:
+            allowed = _CHOICES[(section, key)]
+            if value not in allowed:
+                raise ConfigError(f"{name}: {value!r} is not one of {', '.join(allowed)}")
+            return value
+        if key in _RATE_KEYS or key == "bandwidth_bps":
+            return parse_rate(value)
+        if key in _DURATION_KEYS or key in ("rtt_s", "resume_time", "timeline_step"):
+            return parse_duration(value)
+        if key in ("memory_bytes", "page_size", "state_bytes", "nonpageable_bytes", "page_header_bytes"):
+            return parse_size(value)
+        if ftype in ("bool", bool):
+            return _as_bool(section, key, value)
+        if ftype in ("int", int):
+            return _as_number(section, key, value, integer=True)
+        if ftype in ("float", float):
+            return _as_number(section, key, value, integer=False)
+    except UnitError as exc:
+        raise ConfigError(f"{name}: {exc}") from None
+    return value
+
+
+def _check_ranges(cfg: RunConfig) -> None:
+    def fail(name: str, what: str, value: Any) -> None:
+        raise ConfigError(f"{name}: {value!r} is out of range; allowed: {what}")
+
+    vm, link, st, eng = cfg.vm, cfg.link, cfg.strategy, cfg.engine
+    if vm.page_size < 512 or vm.page_size & (vm.page_size - 1):
+        fail("vm.page_size", "a power of two >= 512 bytes", vm.page_size)
+    if vm.memory_bytes <= 0 or vm.memory_bytes % vm.page_size:
+        fail("vm.memory", f"a positive multiple of the page size ({vm.page_size} B)", vm.memory_bytes)
+    if vm.pages > 2**31 - 1:
+        fail("vm.memory", "at most 2^31 - 1 pages", vm.memory_bytes)
+    if vm.vcpus < 1:
+        fail("vm.vcpus", ">= 1", vm.vcpus)
+    if link.bandwidth_bps <= 0:
+        fail("link.bandwidth", "> 0 bit/s", link.bandwidth_bps)
+    if not 0 < link.efficiency <= 1:
+        fail("link.efficiency", "0 < efficiency <= 1", link.efficiency)
+    if st.max_rounds < 1:
+        fail("strategy.max_rounds", ">= 1 (1 = one full pass, then stop-and-copy)", st.max_rounds)
+    if st.max_factor <= 0:
+        fail("strategy.max_factor", "> 0", st.max_factor)
+    if st.stop_pages < 0:
+        fail("strategy.stop_pages", ">= 0", st.stop_pages)
+    for key in ("min_rate", "max_rate"):
+        if getattr(st, key) <= 0:
+            fail(f"strategy.{key}", "> 0 bit/s", getattr(st, key))
+    if st.min_rate > st.max_rate:
+        fail("strategy.min_rate", f"<= strategy.max_rate ({st.max_rate:g} bit/s)", st.min_rate)
+    for key in _FRACTION_KEYS:
+        value = getattr(st, key)
+        if not 0 <= value <= 1:
+            fail(f"strategy.{key}", "a fraction in [0, 1]", value)
+    if st.throttle_trigger_rounds < 1:
+        fail("strategy.throttle_trigger_rounds", ">= 1", st.throttle_trigger_rounds)
+    if st.stun_write_faults < 0:
+        fail("strategy.stun_write_faults", ">= 0 (0 = off)", st.stun_write_faults)
+    if st.pivots < 1:
+        fail("strategy.pivots", ">= 1", st.pivots)
+    if st.precopy_rounds < 1:
+        fail("strategy.precopy_rounds", ">= 1", st.precopy_rounds)
+    if st.page_header_bytes >= vm.page_size:
+        fail("strategy.page_header_bytes", f"< the page size ({vm.page_size} B)", st.page_header_bytes)
+    if not st.push and st.prepaging != "none":
+        fail("strategy.prepaging", "'none' when strategy.push is false (pre-paging pushes pages)", st.prepaging)
+    if cfg.workload.start < 0:
+        fail("workload.start", ">= 0 s", cfg.workload.start)
+    if eng.timeline_step <= 0:
+        fail("engine.timeline_step", "> 0 s", eng.timeline_step)
+    if eng.chunk_pages < 1:
+        fail("engine.chunk_pages", ">= 1", eng.chunk_pages)
+    if cfg.seed < 0:
+        fail("seed", ">= 0", cfg.seed)
+
+
+def _section(section: str, cls: type, values: Mapping[str, Any] | None) -> Any:
+    if values is None:
+        return cls()
+    if not isinstance(values, Mapping):
+        raise ConfigError(f"{section}: expected a mapping of keys, got {values!r}")
+    known = {f.name: f for f in fields(cls)}
+    visible = sorted(
+        {_ALIASES.get((section, k), k) for k in known}
+        | {alias for (sec, alias) in _ALIASES if sec == section}
+    )
+    kwargs: dict[str, Any] = {}
+    for key, value in values.items():
+        fname = _ALIASES.get((section, key), key)
+        if fname not in known:
+            raise ConfigError(
+                f"unknown key {section}.{key}; allowed keys: {', '.join(visible)}"
+            )
+        kwargs[fname] = _convert(section, fname, value, known[fname].type)
+    return cls(**kwargs)
+
+
+def from_mapping(data: Mapping[str, Any]) -> RunConfig:
+    """Build and validate a :class:`RunConfig` from a plain mapping.
+
+    Sizes, rates and durations may be given with units (``"512MiB"``, ``"128Mbit/s"``,
+    ``"0.2ms"``). Raises :class:`ConfigError` naming the first bad key and what is allowed.
+    """
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"expected a mapping, got {data!r}")
+    allowed = {"strategy", "workload", "vm", "link", "engine", "seed"}
+    for key in data:
+        if key not in allowed:
+            raise ConfigError(f"unknown section {key!r}; allowed: {', '.join(sorted(allowed))}")
+    parts: dict[str, Any] = {
+        sec: _section(sec, cls, data.get(sec)) for sec, cls in _SECTIONS.items()
+    }
+    wl = data.get("workload") or {}
+    if isinstance(wl, str):
+        wl = {"name": wl}
+    if not isinstance(wl, Mapping):
+        raise ConfigError(f"workload: expected a mapping or a name, got {wl!r}")
+    wl = dict(wl)
+    name = wl.pop("name", WorkloadSpec.name)
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"workload.name: expected a generator name or trace path, got {name!r}")
+    try:
+        start = parse_duration(wl.pop("start", 0.0))
+    except UnitError as exc:
+        raise ConfigError(f"workload.start: {exc}") from None
+    loop = wl.pop("loop", "loop")
+    if loop not in _CHOICES[("workload", "loop")]:
+        raise ConfigError(f"workload.loop: {loop!r} is not one of loop, reject")
+    params = tuple(sorted(wl.items()))
+    parts["workload"] = WorkloadSpec(name=name, start=start, loop=loop, params=params)
+    seed = _as_number("run", "seed", data.get("seed", 0), integer=True)
+    cfg = RunConfig(seed=int(seed), **parts)
+    _check_ranges(cfg)
+    return cfg
+
+
+def to_mapping(cfg: RunConfig) -> dict[str, Any]:
+    """The inverse of :func:`from_mapping`, in base units (bytes, bit/s, seconds)."""
+    out = dataclasses.asdict(cfg)
+    wl = out.pop("workload")
+    out["workload"] = {"name": wl["name"], "start": wl["start"], "loop": wl["loop"]}
+    out["workload"].update(dict(cfg.workload.params))
+    return out
