@@ -10,7 +10,7 @@ except PackageNotFoundError:  # running from a source tree without installation
 __all__ = ["__version__", "simulate"]
 
 
-def simulate(config):  # noqa: ANN001, ANN201  (re-exported lazily to keep import light)
+def simulate(config):
     """Run one migration; see :func:`migsim.engine.core.simulate`."""
     from migsim.engine.core import simulate as _simulate
 

@@ -223,7 +223,16 @@ _SECTIONS = {
 def _as_bool(section: str, key: str, value: Any) -> bool:
     if isinstance(value, bool):
         return value
-    if isinstance(value, str) and value.lower() in ("true", "yes", "on", "1", "false", "no", "off", "0"):
+    if isinstance(value, str) and value.lower() in (
+        "true",
+        "yes",
+        "on",
+        "1",
+        "false",
+        "no",
+        "off",
+        "0",
+    ):
         return value.lower() in ("true", "yes", "on", "1")
     if isinstance(value, int) and value in (0, 1):
         return bool(value)
@@ -256,7 +265,13 @@ def _convert(section: str, key: str, value: Any, ftype: Any) -> Any:
             return parse_rate(value)
         if key in _DURATION_KEYS or key in ("rtt_s", "resume_time", "timeline_step"):
             return parse_duration(value)
-        if key in ("memory_bytes", "page_size", "state_bytes", "nonpageable_bytes", "page_header_bytes"):
+        if key in (
+            "memory_bytes",
+            "page_size",
+            "state_bytes",
+            "nonpageable_bytes",
+            "page_header_bytes",
+        ):
             return parse_size(value)
         if ftype in ("bool", bool):
             return _as_bool(section, key, value)
@@ -277,7 +292,9 @@ def _check_ranges(cfg: RunConfig) -> None:
     if vm.page_size < 512 or vm.page_size & (vm.page_size - 1):
         fail("vm.page_size", "a power of two >= 512 bytes", vm.page_size)
     if vm.memory_bytes <= 0 or vm.memory_bytes % vm.page_size:
-        fail("vm.memory", f"a positive multiple of the page size ({vm.page_size} B)", vm.memory_bytes)
+        fail(
+            "vm.memory", f"a positive multiple of the page size ({vm.page_size} B)", vm.memory_bytes
+        )
     if vm.pages > 2**31 - 1:
         fail("vm.memory", "at most 2^31 - 1 pages", vm.memory_bytes)
     if vm.vcpus < 1:
@@ -310,9 +327,17 @@ def _check_ranges(cfg: RunConfig) -> None:
     if st.precopy_rounds < 1:
         fail("strategy.precopy_rounds", ">= 1", st.precopy_rounds)
     if st.page_header_bytes >= vm.page_size:
-        fail("strategy.page_header_bytes", f"< the page size ({vm.page_size} B)", st.page_header_bytes)
+        fail(
+            "strategy.page_header_bytes",
+            f"< the page size ({vm.page_size} B)",
+            st.page_header_bytes,
+        )
     if not st.push and st.prepaging != "none":
-        fail("strategy.prepaging", "'none' when strategy.push is false (pre-paging pushes pages)", st.prepaging)
+        fail(
+            "strategy.prepaging",
+            "'none' when strategy.push is false (pre-paging pushes pages)",
+            st.prepaging,
+        )
     if cfg.workload.start < 0:
         fail("workload.start", ">= 0 s", cfg.workload.start)
     if eng.timeline_step <= 0:
@@ -337,9 +362,7 @@ def _section(section: str, cls: type, values: Mapping[str, Any] | None) -> Any:
     for key, value in values.items():
         fname = _ALIASES.get((section, key), key)
         if fname not in known:
-            raise ConfigError(
-                f"unknown key {section}.{key}; allowed keys: {', '.join(visible)}"
-            )
+            raise ConfigError(f"unknown key {section}.{key}; allowed keys: {', '.join(visible)}")
         kwargs[fname] = _convert(section, fname, value, known[fname].type)
     return cls(**kwargs)
 

@@ -18,8 +18,14 @@ class Uniform(BlockWorkload):
 
     service = ServiceModel(baseline=1.0, unit="progress/s")
 
-    def __init__(self, memory_pages: int, page_size: int = 4096, seed: int = 0,
-                 rate: float = 1000.0, pages: int = 0):
+    def __init__(
+        self,
+        memory_pages: int,
+        page_size: int = 4096,
+        seed: int = 0,
+        rate: float = 1000.0,
+        pages: int = 0,
+    ):
         rate = float(rate)
         pages = int(pages) or memory_pages
         if rate < 0:
