@@ -118,10 +118,14 @@ def block_rng(seed: int, stream: int, block: int) -> np.random.Generator:
     """A counter-based generator for one block: Philox keyed by (seed, stream), counter block.
 
     Any block can be drawn independently of the others, so a window is the same however the
-    trace is asked for.
+    trace is asked for. The block index and the stream sit in the two high words of Philox's
+    256-bit counter; drawing increments the low words, so a block has 2**128 draws before it
+    could reach the next block's counter (with the block in the low word, consecutive blocks
+    would be shifted copies of one stream).
     """
     key = (int(seed) & 0xFFFFFFFFFFFFFFFF) ^ ((int(stream) & 0xFFFFFFFF) << 32) ^ 0x9E3779B97F4A7C15
-    bitgen = np.random.Philox(key=key & 0xFFFFFFFFFFFFFFFF, counter=[int(block), int(stream), 0, 0])
+    counter = [0, 0, int(block) & 0xFFFFFFFFFFFFFFFF, int(stream) & 0xFFFFFFFFFFFFFFFF]
+    bitgen = np.random.Philox(key=key & 0xFFFFFFFFFFFFFFFF, counter=counter)
     return np.random.Generator(bitgen)
 
 

@@ -1,3 +1,6 @@
 """Workload generators, one module each; importing this package registers them all."""
 
-from migsim.workloads.generators import basic  # noqa: F401  (registers uniform, idle)
+from migsim.workloads.generators import (  # noqa: F401  (registers the generators)
+    basic,
+    oltp,
+)

@@ -1,0 +1,102 @@
+"""The fixed-grid timeline (default 10 ms): send rate, service rate, dirty pages outstanding
+and pages present at the destination.
+
+The kernels write into a :class:`Grid` as they go (bytes per bin by completion time, samples of
+the page counters at each grid time, service lost per bin); the monitor turns it into the
+timeline table at the end.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyarrow as pa
+
+from migsim.engine.result import TIMELINE_SCHEMA
+
+__all__ = ["Grid"]
+
+
+class Grid:
+    """Growable per-bin arrays of a run's time series."""
+
+    def __init__(self, step: float, capacity: int = 1024):
+        self.step = step
+        self.bytes = np.zeros(capacity)
+        self.lost = np.zeros(capacity)
+        self.stale = np.zeros(capacity, dtype=np.int64)
+        self.present = np.zeros(capacity, dtype=np.int64)
+
+    @property
+    def capacity(self) -> int:
+        return self.stale.shape[0]
+
+    def ensure(self, t: float) -> None:
+        """Make room for bins up to time ``t`` (and at least double when growing)."""
+        need = int(t // self.step) + 2
+        if need <= self.capacity:
+            return
+        new = max(need, 2 * self.capacity)
+        for name in ("bytes", "lost", "stale", "present"):
+            old = getattr(self, name)
+            arr = np.zeros(new, dtype=old.dtype)
+            arr[: old.shape[0]] = old
+            setattr(self, name, arr)
+
+    def grow(self) -> None:
+        """Double the capacity (a kernel reported the grid full)."""
+        self.ensure(self.capacity * 2 * self.step)
+
+    def add_interval(self, t0: float, t1: float, weight: float) -> None:
+        """Add ``weight`` lost service per second over [t0, t1) to the bins it overlaps."""
+        if t1 <= t0 or weight == 0:
+            return
+        self.ensure(t1)
+        j0, j1 = int(t0 // self.step), int(t1 // self.step)
+        for j in range(j0, j1 + 1):
+            lo = max(t0, j * self.step)
+            hi = min(t1, (j + 1) * self.step)
+            if hi > lo:
+                self.lost[j] += (hi - lo) * weight
+
+    def fill(self, gj: int, upto: float, stale: int, present: int) -> int:
+        """Record samples for every grid time t_j <= upto not yet recorded; returns new index."""
+        last = math.floor(upto / self.step)
+        self.ensure(upto)
+        if last >= gj:
+            self.stale[gj : last + 1] = stale
+            self.present[gj : last + 1] = present
+            return last + 1
+        return gj
+
+    def table(self, total: float, phases: list[tuple[float, str]], baseline: float) -> pa.Table:
+        """The timeline: one row per grid time 0, step, ... up to the end of the migration.
+
+        ``phases``: (start time, name) in order; rows after ``total`` are marked ``done``.
+        """
+        n = math.floor(total / self.step) + 1
+        self.ensure(n * self.step)
+        t = np.arange(n) * self.step
+        phase = np.full(n, "done", dtype=object)
+        for start, name in phases:
+            phase[t >= start] = name
+        phase[t > total] = "done"
+        frac = 1.0 - self.lost[:n] / self.step
+        # the last bin may extend past the end of the migration; service there is normal
+        tail = total - (n - 1) * self.step
+        if tail < self.step:
+            frac[-1] = 1.0 - self.lost[n - 1] / max(tail, 1e-300) if tail > 0 else 1.0
+        frac = np.clip(frac, 0.0, 1.0)
+        return pa.Table.from_arrays(
+            [
+                pa.array(t),
+                pa.array(phase.tolist(), pa.string()),
+                pa.array(self.bytes[:n] * 8.0 / self.step),
+                pa.array(frac * baseline),
+                pa.array(frac),
+                pa.array(self.stale[:n]),
+                pa.array(self.present[:n]),
+            ],
+            schema=TIMELINE_SCHEMA,
+        )

@@ -1,0 +1,20 @@
+"""Hybrid: ``precopy_rounds`` pre-copy rounds (default 1, a full pass), then post-copy of the
+pages dirtied since (Hines & Gopalan VEE'09, section 3; QEMU's postcopy after precopy)."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+
+from migsim.strategies.post_copy import postcopy_phase
+from migsim.strategies.pre_copy import precopy_phase
+
+
+def run(ctx) -> Generator:  # noqa: ANN001
+    """Pre-copy rounds, then post-copy of the pages whose destination copy is stale."""
+    st = ctx.cfg.strategy
+    yield from precopy_phase(ctx, min(st.max_rounds, st.precopy_rounds))
+    reason = ctx.stop_reason
+    yield from postcopy_phase(ctx, ctx.remaining.copy())
+    if ctx.stop_reason != "demand_timeout":
+        ctx.stop_reason = reason
+    ctx.converged = reason == "converged"

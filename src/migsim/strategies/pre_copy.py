@@ -1,0 +1,232 @@
+"""Iterative pre-copy (Clark et al. NSDI'05; Xen ``xc_domain_save``; QEMU options).
+
+Round 0 sends every needed page; round i sends the pages dirtied during round i-1, skipping
+pages written again before their turn (peek/skip). Stop rules of Xen (rounds, 3x memory, fewer
+than 50 pages left, no progress at the maximum rate) or QEMU's switchover (remaining bytes fit
+in ``downtime_limit`` at the measured bandwidth); dynamic rate limiting; auto-converge
+throttling; stunning of write-heavy guests. Exact rules: docs/semantics.md, *Pre-copy*.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass
+
+import numpy as np
+
+from migsim.engine import kernels as K
+from migsim.engine.link import alloc, final_rate, next_dynamic_limit
+
+__all__ = ["WriteBuffer", "precopy_phase", "queue", "run", "run_round", "send_paused"]
+
+
+@dataclass
+class WriteBuffer:
+    """Buffered writes (guest time, page) not yet applied, and the guest time they cover."""
+
+    g: np.ndarray
+    p: np.ndarray
+    cover: float
+
+    @classmethod
+    def empty(cls, cover: float) -> WriteBuffer:
+        return cls(np.empty(0), np.empty(0, dtype=np.int64), cover)
+
+
+def _refill(ctx, buf: WriteBuffer, pos: int) -> WriteBuffer:  # noqa: ANN001
+    part = ctx.stream.fetch()
+    w = part.is_write
+    return WriteBuffer(
+        np.concatenate([buf.g[pos:], part.t[w]]),
+        np.concatenate([buf.p[pos:], part.page[w]]),
+        ctx.stream.cover,
+    )
+
+
+def queue(ctx, mask: np.ndarray) -> np.ndarray:  # noqa: ANN001
+    """The pages of ``mask`` in scan order (sequential, or a seeded permutation's order)."""
+    if ctx.cfg.strategy.scan_order == "random":
+        perm = ctx._perm
+        if perm is None:
+            perm = np.random.default_rng(ctx.cfg.seed).permutation(ctx.memory_pages)
+            ctx._perm = perm
+        return perm[mask[perm]].astype(np.int64)
+    return np.flatnonzero(mask).astype(np.int64)
+
+
+def run_round(
+    ctx,  # noqa: ANN001
+    order: np.ndarray,
+    rate: float,
+    speed: float,
+    *,
+    skip: bool,
+    stun: int,
+    writes: bool,
+) -> Generator:
+    """Drive the pre-copy kernel over ``order`` in chunks (one SimPy event each).
+
+    Returns (sent, skipped, bytes, zero markers, write faults, stunned, g_stun, t_stun).
+    With ``writes`` false the guest is paused (stop-and-copy): no writes are applied.
+    """
+    p = ctx.pages
+    t0 = ctx.t
+    fs = np.array([t0, t0, ctx.g, speed, rate, 0.0, 0.0])
+    is_ = np.zeros(11, dtype=np.int64)
+    is_[K.PI_STALE] = ctx.stale_count
+    is_[K.PI_PRESENT] = ctx.present_count
+    is_[K.PI_GJ] = ctx.gj
+    if writes:
+        buf = ctx._writes
+    else:
+        buf = WriteBuffer.empty(np.inf)
+    fault_cost = ctx.cfg.strategy.write_fault_cost if writes else 0.0
+    chunk = ctx.cfg.engine.chunk_pages
+    n = order.shape[0]
+    step = ctx.grid.step
+    while True:
+        end = min(int(is_[K.PI_POS]) + chunk, n)
+        finish = end == n
+        while True:
+            g = ctx.grid
+            status = K.precopy_run(
+                order, end, buf.g, buf.p, buf.cover, finish, skip, stun, fault_cost,
+                p.written, p.is_zero, p.sends, p.stale, ctx.cost, fs, is_,
+                g.bytes, g.lost, g.stale, g.present, step,
+            )
+            if status == K.NEED_MORE:
+                buf = _refill(ctx, buf, int(is_[K.PI_WPOS]))
+                is_[K.PI_WPOS] = 0
+            elif status == K.GRID_FULL:
+                ctx.grid.grow()
+            else:
+                break
+        yield ctx.env.timeout(max(0.0, fs[K.PF_T] - ctx.env.now))
+        if finish:
+            break
+    if writes:
+        ctx._writes = WriteBuffer(buf.g[is_[K.PI_WPOS]:], buf.p[is_[K.PI_WPOS]:], buf.cover)
+    ctx.t = float(fs[K.PF_T])
+    ctx.stale_count = int(is_[K.PI_STALE])
+    ctx.present_count = int(is_[K.PI_PRESENT])
+    ctx.gj = int(is_[K.PI_GJ])
+    sent, skipped, nbytes, zero = (int(is_[i]) for i in (K.PI_SENT, K.PI_SKIPPED, K.PI_BYTES, K.PI_ZERO))
+    ctx.pages_sent += sent
+    ctx.bytes_sent += nbytes
+    ctx.zero_sent += zero
+    ctx.skipped += skipped
+    return (sent, skipped, nbytes, zero, int(is_[K.PI_FAULTS]), bool(is_[K.PI_STUNNED]),
+            float(fs[K.PF_GSTUN]), float(fs[K.PF_TSTUN]))
+
+
+def send_paused(ctx, order: np.ndarray, rate: float, extra_bytes: int) -> Generator:  # noqa: ANN001
+    """Stop-and-copy of ``order`` and ``extra_bytes`` of state at ``rate`` (guest paused)."""
+    t0 = ctx.t
+    sent, _, nbytes, _, _, _, _, _ = yield from run_round(
+        ctx, order, rate, 1.0, skip=False, stun=0, writes=False
+    )
+    ctx.t = ctx.t + (extra_bytes * 8.0) / rate
+    ctx.bytes_sent += extra_bytes
+    ctx.add_round(
+        round=ctx.precopy_rounds, phase="stop_copy", start_s=t0, duration_s=ctx.t - t0,
+        to_send=int(order.shape[0]), sent=sent, skipped=0, dirtied=0,
+        bytes=nbytes + extra_bytes, rate_limit_bps=rate, dirty_rate_pps=0.0, throttle=0.0,
+    )
+    yield ctx.env.timeout(max(0.0, ctx.t - ctx.env.now))
+
+
+def precopy_phase(ctx, max_rounds: int) -> Generator:  # noqa: ANN001
+    """The iterative rounds while the guest runs on the source. Leaves in ``ctx.remaining``
+    the pages whose destination copy is stale, and sets the stop reason."""
+    st = ctx.cfg.strategy
+    link = ctx.cfg.link
+    cap = link.capacity_bps
+    demand = ctx.workload.service.network_demand_bps
+    m = ctx.memory_pages
+    page = ctx.page_size
+    hdr = st.page_header_bytes
+    ctx._writes = WriteBuffer.empty(ctx.stream.cover)
+    mask = ctx.pages.needed.copy()
+    limit = cap if st.rate_limit == "fixed" else st.min_rate
+    throttle, high, total_sent, prev_sent = 0.0, 0, 0, -1
+    k = 0
+    while True:
+        speed = 1.0 - throttle
+        mig, app = alloc(limit, demand * speed, cap)
+        order = queue(ctx, mask)
+        t_k, to_send = ctx.t, int(order.shape[0])
+        ctx.pages.written[:] = False
+        sent, skipped, nbytes, _, faults, stunned, g_stun, t_stun = yield from run_round(
+            ctx, order, mig, speed, skip=st.skip, stun=st.stun_write_faults, writes=True
+        )
+        t_end = ctx.t
+        duration = t_end - t_k
+        ctx.g = g_stun if stunned else ctx.g + speed * (t_end - t_k)
+        # service: throttling or link share for the round, nothing after a stun
+        frac = app / demand if demand > 0 else speed
+        ctx.ledger.rounds += (1.0 - frac) * duration
+        ctx.grid.add_interval(t_k, t_end, 1.0 - frac)
+        if stunned:
+            ctx.ledger.rounds += frac * (t_end - t_stun)
+            ctx.grid.add_interval(t_stun, t_end, frac)
+        ctx.ledger.write_faults += faults * st.write_fault_cost
+        ctx.add_round(
+            round=k, phase="precopy", start_s=t_k, duration_s=duration, to_send=to_send,
+            sent=sent, skipped=skipped, dirtied=faults, bytes=nbytes, rate_limit_bps=mig,
+            dirty_rate_pps=faults / duration if duration > 0 else 0.0, throttle=throttle,
+        )
+        total_sent += sent
+        mask = ctx.pages.written.copy()
+        rem = int(faults)
+        n = k + 1
+        ctx.precopy_rounds = n
+        if st.auto_converge and k >= 1:
+            if faults * page > st.throttle_threshold * nbytes:
+                high += 1
+            if high >= st.throttle_trigger_rounds:
+                throttle = (
+                    st.throttle_initial
+                    if throttle == 0
+                    else min(st.throttle_max, throttle + st.throttle_increment)
+                )
+                high = 0
+        reason = None
+        if st.switchover == "xen":
+            if rem < st.stop_pages:
+                reason = "converged"
+        else:
+            bw = nbytes * 8 / duration if duration > 0 else mig
+            if rem * (page + hdr) * 8 <= bw * st.downtime_limit:
+                reason = "converged"
+        if reason is None and n >= max_rounds:
+            reason = "max_rounds"
+        if reason is None and st.switchover == "xen":
+            if total_sent > st.max_factor * m:
+                reason = "max_factor"
+            elif (
+                st.rate_limit == "dynamic" and k >= 1 and sent > prev_sent
+                and limit == st.max_rate
+            ):
+                reason = "no_progress"
+        if reason is not None:
+            ctx.stop_reason = reason
+            ctx.converged = reason == "converged"
+            ctx.remaining = mask
+            ctx.touches_processed += ctx.stream.count_before(ctx.g)
+            return
+        if st.rate_limit == "dynamic":
+            limit = next_dynamic_limit(st, faults, page, duration)
+        prev_sent = sent
+        k += 1
+
+
+def run(ctx) -> Generator:  # noqa: ANN001
+    """Pre-copy rounds, then stop-and-copy of what is left and the state, then resume."""
+    yield from precopy_phase(ctx, ctx.cfg.strategy.max_rounds)
+    ctx.pause(ctx.t)
+    rate = final_rate(ctx.cfg.strategy, ctx.cfg.link)
+    yield from send_paused(ctx, queue(ctx, ctx.remaining), rate, ctx.cfg.vm.state_bytes)
+    resume = ctx.t + ctx.cfg.vm.resume_time
+    ctx.t_end = resume
+    ctx.resume(resume)
+    yield ctx.env.timeout(max(0.0, resume - ctx.env.now))

@@ -1,0 +1,25 @@
+"""Stop-and-copy: pause, send all memory and the CPU/device state, resume. Downtime equals
+total migration time (Clark et al. 2005, section 3)."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+
+import numpy as np
+
+from migsim.engine.link import final_rate
+from migsim.strategies.pre_copy import send_paused
+
+
+def run(ctx) -> Generator:  # noqa: ANN001
+    """Pause at t = 0, send every needed page in ascending order and the state, resume."""
+    ctx.pause(0.0)
+    order = np.flatnonzero(ctx.pages.needed).astype(np.int64)
+    rate = final_rate(ctx.cfg.strategy, ctx.cfg.link)
+    yield from send_paused(ctx, order, rate, extra_bytes=ctx.cfg.vm.state_bytes)
+    resume = ctx.t + ctx.cfg.vm.resume_time
+    ctx.t_end = resume
+    ctx.resume(resume)
+    ctx.stop_reason = "stop_and_copy"
+    ctx.converged = True
+    yield ctx.env.timeout(max(0.0, resume - ctx.env.now))
