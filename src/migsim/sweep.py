@@ -431,7 +431,11 @@ def run_batch(
                 flush=True,
             )
     meta = file_metadata(points)
-    for tables, path in ((summaries, summary_path), (rounds, rounds_path), (timelines, timeline_path)):
+    for tables, path in (
+        (summaries, summary_path),
+        (rounds, rounds_path),
+        (timelines, timeline_path),
+    ):
         table = pa.concat_tables(tables).replace_schema_metadata(meta)
         write_parquet_atomic(table, path)
     wall = time.perf_counter() - t_start

@@ -24,19 +24,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+import matplotlib.lines
+import numpy as np
+import polars as pl
+import seaborn as sns
+from matplotlib.colors import ListedColormap
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
-matplotlib.use("Agg")
-
-import numpy as np  # noqa: E402
-import polars as pl  # noqa: E402
-import seaborn as sns  # noqa: E402
-from matplotlib.colors import ListedColormap  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
-
-from migsim.analysis.metrics import HEADLINE, METRICS  # noqa: E402
-from migsim.units import format_rate  # noqa: E402
+from migsim.analysis.metrics import HEADLINE, METRICS
+from migsim.units import format_rate
 
 __all__ = [
     "bars",
@@ -173,7 +170,11 @@ def bars(agg: pl.DataFrame, bandwidth: str, variants: Sequence[str] | None = Non
                 vals = np.array([lookup.get(w, (np.nan,) * 3) for w in workloads], dtype=float)
                 if vals.size == 0:
                     continue
-                err = np.clip(np.nan_to_num(np.vstack([vals[:, 0] - vals[:, 1], vals[:, 2] - vals[:, 0]])), 0, None)
+                err = np.clip(
+                    np.nan_to_num(np.vstack([vals[:, 0] - vals[:, 1], vals[:, 2] - vals[:, 0]])),
+                    0,
+                    None,
+                )
                 ax.bar(
                     x + (i - (len(order) - 1) / 2) * width,
                     vals[:, 0],
@@ -248,16 +249,21 @@ def decision_map(winners: pl.DataFrame, variants: Sequence[str] | None = None) -
     order = _order(df["winner"].to_list(), variants)
     palette = variant_palette(order)
     index = {v: i for i, v in enumerate(order)}
-    bws = df.select("bandwidth", "bandwidth_bps").unique().sort("bandwidth_bps")["bandwidth"].to_list()
+    bws = (
+        df.select("bandwidth", "bandwidth_bps")
+        .unique()
+        .sort("bandwidth_bps")["bandwidth"]
+        .to_list()
+    )
     multi_mem = df["memory"].n_unique() > 1
-    rows_df = df.select("workload", "memory", "memory_bytes").unique().sort("workload", "memory_bytes")
+    rows_df = (
+        df.select("workload", "memory", "memory_bytes").unique().sort("workload", "memory_bytes")
+    )
     rows = [(w, m) for w, m, _ in rows_df.rows()]
     row_labels = [f"{w} ({m})" if multi_mem else w for w, m in rows]
     cmap = ListedColormap([palette[v] for v in order] or ["white"])
     with _style():
-        fig = Figure(
-            figsize=(4 + 2.2 * len(bws), 2 + 0.5 * len(rows) * 2), layout="constrained"
-        )
+        fig = Figure(figsize=(4 + 2.2 * len(bws), 2 + 0.5 * len(rows) * 2), layout="constrained")
         axes = fig.subplots(2, 2).ravel()
         for ax, metric in zip(axes, HEADLINE, strict=True):
             d = df.filter(pl.col("metric") == metric)
@@ -342,9 +348,7 @@ def precopy_rounds(
             axes[0].set_visible(True)
             axes[0].text(0.5, 0.5, "no pre-copy rounds in this sweep", ha="center", va="center")
             axes[0].set_axis_off()
-        fig.suptitle(
-            f"Pre-copy volume per round at {bandwidth} (open marker: final stop-and-copy)"
-        )
+        fig.suptitle(f"Pre-copy volume per round at {bandwidth} (open marker: final stop-and-copy)")
         if order:
             _legend(fig, order, palette)
     return fig
@@ -354,7 +358,9 @@ def dw_curves(dw: pl.DataFrame) -> Figure:
     """d(w): mean distinct pages written within a window of ``w`` seconds, per workload
     (log-log), band = min to max over window starts."""
     workloads = sorted(dw["workload"].unique().to_list())
-    palette = dict(zip(workloads, sns.color_palette("colorblind", max(len(workloads), 1)), strict=False))
+    palette = dict(
+        zip(workloads, sns.color_palette("colorblind", max(len(workloads), 1)), strict=False)
+    )
     with _style():
         fig = Figure(figsize=(7, 4.5), layout="constrained")
         ax = fig.subplots()
@@ -362,7 +368,9 @@ def dw_curves(dw: pl.DataFrame) -> Figure:
             d = dw.filter((pl.col("workload") == w) & (pl.col("mean") > 0)).sort("w_s")
             if d.is_empty():
                 continue
-            ax.plot(d["w_s"], d["mean"], color=palette[w], marker=_MARKERS[i % len(_MARKERS)], label=w)
+            ax.plot(
+                d["w_s"], d["mean"], color=palette[w], marker=_MARKERS[i % len(_MARKERS)], label=w
+            )
             ax.fill_between(
                 d["w_s"].to_numpy(), d["min"].to_numpy(), d["max"].to_numpy(),
                 color=palette[w], alpha=0.15, linewidth=0,

@@ -28,6 +28,7 @@ __all__ = [
     "ci_bounds",
     "ci_half_width",
     "mean",
+    "sort_variants",
     "t_critical",
     "winners",
 ]
@@ -62,7 +63,15 @@ METRICS: dict[str, Metric] = {
 HEADLINE = ("total_time_s", "downtime_s", "pages_transferred", "app_degradation_pct")
 
 #: The columns an aggregate row is keyed by.
-GROUP_KEYS = ("workload", "variant", "strategy", "bandwidth", "bandwidth_bps", "memory", "memory_bytes")
+GROUP_KEYS = (
+    "workload",
+    "variant",
+    "strategy",
+    "bandwidth",
+    "bandwidth_bps",
+    "memory",
+    "memory_bytes",
+)
 
 # two-sided Student t critical values t_{0.975, df}, df = 1..30
 _T975 = (
@@ -94,8 +103,10 @@ def _norm_ppf(p: float) -> float:
         return -_norm_ppf(1 - p)
     q = p - 0.5
     r = q * q
-    return (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q / (
-        ((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1
+    return (
+        (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5])
+        * q
+        / (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1)
     )
 
 
@@ -176,7 +187,7 @@ def aggregate(
 
 def winners(
     agg: pl.LazyFrame | pl.DataFrame,
-    metrics: Sequence[str] = HEADLINE + ("network_faults",),
+    metrics: Sequence[str] = (*HEADLINE, "network_faults"),
     keys: Sequence[str] = ("workload", "bandwidth", "bandwidth_bps", "memory", "memory_bytes"),
     rel_tol: float = 1e-9,
 ) -> pl.LazyFrame:
@@ -220,3 +231,15 @@ def winners(
         )
     sort = [k for k in ("workload", "memory_bytes", "bandwidth_bps") if k in keys]
     return pl.concat(parts).sort([*sort, "metric"])
+
+
+def sort_variants(df: pl.DataFrame, variants: Sequence[str]) -> pl.DataFrame:
+    """``df`` sorted by workload, memory, bandwidth and then variant in the given order
+    (variants not listed go last, by name)."""
+    rank = {v: i for i, v in enumerate(variants)}
+    keys = [k for k in ("workload", "memory_bytes", "bandwidth_bps") if k in df.columns]
+    return df.sort(
+        *keys,
+        pl.col("variant").replace_strict(rank, default=len(rank), return_dtype=pl.Int64),
+        "variant",
+    )

@@ -129,17 +129,31 @@ def write_csv(df: pl.DataFrame, path: str | Path) -> None:
     df.write_csv(path)
 
 
-def write_markdown(agg: pl.DataFrame, path: str | Path, metrics: Sequence[str] = TABLE_METRICS) -> None:
+def write_markdown(
+    agg: pl.DataFrame, path: str | Path, metrics: Sequence[str] = TABLE_METRICS
+) -> None:
     Path(path).write_text(markdown_table(agg, metrics))
 
 
-def write_latex(agg: pl.DataFrame, path: str | Path, metrics: Sequence[str] = TABLE_METRICS, **kw: str) -> None:
+def write_latex(
+    agg: pl.DataFrame, path: str | Path, metrics: Sequence[str] = TABLE_METRICS, **kw: str
+) -> None:
     Path(path).write_text(latex_table(agg, metrics, **kw))
 
 
 def winners_markdown(win: pl.DataFrame) -> str:
     """The decision table (one row per workload x bandwidth x memory x metric) as Markdown."""
-    cols = ["workload", "bandwidth", "memory", "metric", "winner", "value", "runner_up", "margin", "ties"]
+    cols = [
+        "workload",
+        "bandwidth",
+        "memory",
+        "metric",
+        "winner",
+        "value",
+        "runner_up",
+        "margin",
+        "ties",
+    ]
     header = ["Workload", "Bandwidth", "Memory", "Metric", "Winner", "Winner's mean",
               "Runner-up", "Margin (%)", "Tied"]  # fmt: skip
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
@@ -194,13 +208,16 @@ def summary_text(agg: pl.DataFrame, bandwidth: str | None = None) -> str:
         ("rounds_mean", "rounds", 3),
     ]
     table = [[title for _, title, _ in cols]]
-    for rec in df.iter_rows(named=True):
-        table.append(
-            [str(rec[c]) if d is None else _num(rec[c], d) for c, _, d in cols]
-        )
+    table += [
+        [str(rec[c]) if d is None else _num(rec[c], d) for c, _, d in cols]
+        for rec in df.iter_rows(named=True)
+    ]
     widths = [max(len(r[i]) for r in table) for i in range(len(cols))]
     lines = [
-        "  ".join(cell.ljust(w) if i < 4 else cell.rjust(w) for i, (cell, w) in enumerate(zip(r, widths, strict=True)))
+        "  ".join(
+            cell.ljust(w) if i < 4 else cell.rjust(w)
+            for i, (cell, w) in enumerate(zip(r, widths, strict=True))
+        )
         for r in table
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))

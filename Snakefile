@@ -1,0 +1,39 @@
+# migsim: sweep -> Parquet -> polars aggregates -> seaborn figures, tables and an HTML report.
+#
+#   snakemake --cores 8                              # the default sweep (config/config.yaml)
+#   snakemake --cores 2 --configfile config/test.yaml
+#   snakemake --report results/report.html
+#   snakemake --workflow-profile workflow/profiles/slurm   # on a SLURM cluster
+#
+# See docs/pipeline.md for what every rule makes.
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/traces.smk"
+include: "workflow/rules/simulate.smk"
+include: "workflow/rules/aggregate.smk"
+include: "workflow/rules/figures.smk"
+include: "workflow/rules/tables.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        all_outputs(),
+
+
+onsuccess:
+    print_summary()

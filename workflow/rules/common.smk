@@ -1,0 +1,154 @@
+# Parse-time work: expand the sweep into points, validate every point, cut batches, and
+# the helper functions the rules use (no lambdas in rules).
+
+import json
+import sys
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+
+try:
+    import migsim
+except ImportError:  # not installed: use the source tree next to the Snakefile
+    sys.path.append(str(Path(workflow.basedir) / "src"))
+
+from migsim import sweep as migsweep
+from migsim.units import parse_rate, parse_size
+
+RESULTS = config["results"].rstrip("/")
+
+
+def _load_sweep():
+    try:
+        points = migsweep.expand(config)
+        migsweep.check_points(points)
+        batches = migsweep.batches(points, config["simulate"]["batch_size"])
+    except migsweep.SweepError as exc:
+        raise WorkflowError(f"invalid configuration: {exc}") from None
+    return points, batches
+
+
+POINTS, BATCHES = _load_sweep()
+WORKLOADS = list(dict.fromkeys(p.workload for p in POINTS))
+VARIANTS = list(dict.fromkeys(p.variant for p in POINTS))
+BANDWIDTHS = list(dict.fromkeys(p.bandwidth for p in POINTS))
+MEMORIES = list(dict.fromkeys(p.memory for p in POINTS))
+SEEDS = list(dict.fromkeys(p.seed for p in POINTS))
+ENGINE_FINGERPRINT = migsweep.engine_fingerprint()
+METRICS_FINGERPRINT = migsweep.analysis_fingerprint("metrics")
+FIGURES_FINGERPRINT = migsweep.analysis_fingerprint("metrics", "figures")
+TABLES_FINGERPRINT = migsweep.analysis_fingerprint("metrics", "tables")
+
+
+wildcard_constraints:
+    workload="[A-Za-z0-9][A-Za-z0-9_.-]*",
+    variant="[A-Za-z0-9][A-Za-z0-9_.-]*",
+    batch="[0-9]+",
+
+
+def _dataset_files(table):
+    return [
+        f"{RESULTS}/{table}/workload={w}/variant={v}/part-{b}.parquet"
+        for (w, v), groups in BATCHES.items()
+        for b in migsweep.batch_ids(len(groups))
+    ]
+
+
+SUMMARY_FILES = _dataset_files("runs")
+ROUNDS_FILES = _dataset_files("rounds")
+TIMELINE_FILES = _dataset_files("timeline")
+
+
+def batch_points(wildcards):
+    """The points of one simulate job, as canonical JSON (a param: editing them reruns it)."""
+    groups = BATCHES[(wildcards.workload, wildcards.variant)]
+    return migsweep.points_to_json(groups[int(wildcards.batch)])
+
+
+def reference_bandwidth():
+    """The bandwidth label of the bar chart and time series (analysis.reference_bandwidth)."""
+    ref = config["analysis"].get("reference_bandwidth")
+    if ref is None:
+        return BANDWIDTHS[len(BANDWIDTHS) // 2]
+    for bw in BANDWIDTHS:
+        if parse_rate(bw) == parse_rate(ref):
+            return bw
+    raise WorkflowError(
+        f"invalid configuration: analysis.reference_bandwidth: {ref!r} is not one of "
+        f"sweep.bandwidths ({', '.join(BANDWIDTHS)})"
+    )
+
+
+REFERENCE_BANDWIDTH = reference_bandwidth()
+
+
+def timeline_workloads():
+    """Workloads whose service rate over time is plotted (those of the sweep only)."""
+    return [w for w in config["analysis"]["timeline_workloads"] if w in WORKLOADS]
+
+
+def timeline_files(wildcards):
+    """Timeline Parquet files of one workload (every variant)."""
+    return [
+        f"{RESULTS}/timeline/workload={w}/variant={v}/part-{b}.parquet"
+        for (w, v), groups in BATCHES.items()
+        if w == wildcards.workload
+        for b in migsweep.batch_ids(len(groups))
+    ]
+
+
+def timeline_seed():
+    seed = config["analysis"].get("timeline_seed")
+    return SEEDS[0] if seed is None else int(seed)
+
+
+def dw_memory():
+    mem = config["analysis"].get("dw_memory")
+    return MEMORIES[0] if mem is None else str(mem)
+
+
+def workload_mapping(wildcards):
+    """The run mapping of the first point of a workload (for its d(w) curve), as JSON."""
+    first = next(p for p in POINTS if p.workload == wildcards.workload)
+    mapping = dict(first.mapping)
+    mapping["vm"] = {**mapping["vm"], "memory": dw_memory()}
+    return json.dumps(mapping, sort_keys=True)
+
+
+def variant_order():
+    """Variant names in config order, as JSON (the legend order of every figure)."""
+    return json.dumps(VARIANTS)
+
+
+def figure_paths(name):
+    return {ext: f"{RESULTS}/figures/{name}.{ext}" for ext in ("pdf", "png")}
+
+
+def all_outputs():
+    """Every final output: the datasets, figures and tables."""
+    out = [
+        rules.aggregate.output.aggregate,
+        rules.figure_bars.output.png,
+        rules.figure_decision_map.output.png,
+        rules.figure_precopy_rounds.output.png,
+        rules.figure_dw.output.png,
+        rules.tables.output.csv,
+    ]
+    out += expand(
+        f"{RESULTS}/figures/headline/{{workload}}.{{ext}}",
+        workload=WORKLOADS,
+        ext=["pdf", "png"],
+    )
+    out += expand(
+        f"{RESULTS}/figures/service_rate/{{workload}}.{{ext}}",
+        workload=timeline_workloads(),
+        ext=["pdf", "png"],
+    )
+    return out
+
+
+def print_summary():
+    """Print the summary table written by the tables rule (onsuccess)."""
+    path = Path(f"{RESULTS}/tables/summary.txt")
+    if path.exists():
+        print(path.read_text())

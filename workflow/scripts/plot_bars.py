@@ -1,0 +1,12 @@
+"""Figure (b): grouped bars per workload at the reference bandwidth."""
+# ruff: noqa: F821  (snakemake is injected by the script directive)
+
+import polars as pl
+from _common import redirect_log, variants
+
+from migsim.analysis import figures
+
+redirect_log(snakemake)
+agg = pl.read_parquet(snakemake.input.aggregate)
+fig = figures.bars(agg, snakemake.params.bandwidth, variants(snakemake))
+figures.save(fig, snakemake.output.pdf, snakemake.output.png, snakemake.params.dpi)
