@@ -2,5 +2,11 @@
 
 from migsim.workloads.generators import (  # noqa: F401  (registers the generators)
     basic,
+    bittorrent,
+    game_server,
+    kernel_compile,
+    memory_stress,
+    netperf,
     oltp,
+    specweb,
 )

@@ -325,7 +325,9 @@ class MixWorkload(BlockWorkload):
             return logical
         q = logical // c
         inside = q < self._full
-        return np.where(inside, self._perm[np.minimum(q, self._full - 1)] * c + logical % c, logical)
+        return np.where(
+            inside, self._perm[np.minimum(q, self._full - 1)] * c + logical % c, logical
+        )
 
     def in_use(self) -> np.ndarray:
         return self._in_use.copy()
@@ -375,9 +377,7 @@ def add_os(layout: Layout, page_size: int, intensity: float = 1.0) -> list[Any]:
     ]
 
 
-def auto_size(
-    gen: str, key: str, value: Any, page_size: int, default_pages: int
-) -> int:
+def auto_size(gen: str, key: str, value: Any, page_size: int, default_pages: int) -> int:
     """A size parameter in pages; ``0`` / ``"auto"`` means ``default_pages``."""
     if value in (0, "0", "auto", None):
         return int(default_pages)
