@@ -202,6 +202,10 @@ def _collect(ctx: Context, runtime: float) -> RunResult:
         },
     }
     return RunResult(
-        summary=summary, rounds=rounds, timeline=timeline, config=cfg, runtime_s=runtime,
+        summary=summary,
+        rounds=rounds,
+        timeline=timeline,
+        config=cfg,
+        runtime_s=runtime,
         extra=extra,
     )

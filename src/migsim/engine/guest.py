@@ -86,7 +86,7 @@ class ServiceLedger:
         return self.rounds + self.downtime + self.write_faults + self.stalls
 
 
-def guest_process(env, ctx) -> Generator:  # noqa: ANN001  (SimPy environment and run context)
+def guest_process(env, ctx) -> Generator:
     """Follow the guest: running on the source until paused, then paused until resumed at the
     destination, then running until the migration completes. Records phase changes and the
     downtime's lost service."""

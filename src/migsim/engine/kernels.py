@@ -24,17 +24,39 @@ CHUNK = 3
 # indices into the float state of the pre-copy kernel
 PF_T, PF_TK, PF_GK, PF_V, PF_RATE, PF_GSTUN, PF_TSTUN = range(7)
 # indices into the integer state of the pre-copy kernel
-(PI_POS, PI_WPOS, PI_FAULTS, PI_STUNNED, PI_SENT, PI_SKIPPED, PI_BYTES, PI_ZERO, PI_STALE,
- PI_PRESENT, PI_GJ) = range(11)
+(
+    PI_POS,
+    PI_WPOS,
+    PI_FAULTS,
+    PI_STUNNED,
+    PI_SENT,
+    PI_SKIPPED,
+    PI_BYTES,
+    PI_ZERO,
+    PI_STALE,
+    PI_PRESENT,
+    PI_GJ,
+) = range(11)
 
 # post-copy float state
 QF_LAG, QF_PUSHEND, QF_TPUSH, QF_TLAST, QF_STALL, QF_TR, QF_GR, QF_RATE = range(8)
 # post-copy integer state
-(QI_TPOS, QI_INFLIGHT, QI_STARTED, QI_REMAIN, QI_FAULTS, QI_SENT, QI_BYTES, QI_ZERO, QI_GJ,
- QI_PRESENT, QI_INFLIGHT_BYTES) = range(11)
+(
+    QI_TPOS,
+    QI_INFLIGHT,
+    QI_STARTED,
+    QI_REMAIN,
+    QI_FAULTS,
+    QI_SENT,
+    QI_BYTES,
+    QI_ZERO,
+    QI_GJ,
+    QI_PRESENT,
+    QI_INFLIGHT_BYTES,
+) = range(11)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def xbzrle_hit(seed: np.uint64, page: np.int64, j: np.int64) -> float:
     """SplitMix64 of (seed, page, j) mapped to [0, 1) (docs/semantics.md, page cost)."""
     x = (
@@ -49,19 +71,24 @@ def xbzrle_hit(seed: np.uint64, page: np.int64, j: np.int64) -> float:
     return float(z >> np.uint64(11)) * (1.0 / 9007199254740992.0)
 
 
-@njit(cache=True)
-def page_bytes(p, is_zero, sends, cost):
-    """Bytes to send page ``p`` now; ``cost`` = [page+hdr, hdr, xbzrle bytes+hdr, zero_opt,
-    xbzrle_on, hit_rate, seed]. Returns (bytes, is_zero_marker)."""
-    if cost[3] != 0.0 and is_zero[p]:
-        return np.int64(cost[1]), True
-    if cost[4] != 0.0 and sends[p] > 0:
-        if xbzrle_hit(np.uint64(np.int64(cost[6])), np.int64(p), np.int64(sends[p])) < cost[5]:
-            return np.int64(cost[2]), False
-    return np.int64(cost[0]), False
+@njit(cache=True, error_model="numpy")
+def page_bytes(p, is_zero, sends, cost, hit_rate):
+    """Bytes to send page ``p`` now, and whether it goes as a zero-page marker.
+
+    ``cost`` = int64 [page + header, header, xbzrle bytes + header, zero_opt, xbzrle_on, seed].
+    """
+    if cost[3] != 0 and is_zero[p]:
+        return cost[1], True
+    if (
+        cost[4] != 0
+        and sends[p] > 0
+        and xbzrle_hit(np.uint64(cost[5]), np.int64(p), np.int64(sends[p])) < hit_rate
+    ):
+        return cost[2], False
+    return cost[0], False
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _fill(gj, upto, step, cap, grid_stale, grid_present, stale, present):
     """Record samples for grid times t_j < upto; returns the new index (or -1 if full)."""
     while gj * step < upto:
@@ -73,7 +100,7 @@ def _fill(gj, upto, step, cap, grid_stale, grid_present, stale, present):
     return gj
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _spread(grid, t0, t1, w, step, cap):
     """Add weight ``w`` per second of the interval [t0, t1) to the bins it overlaps."""
     if t1 <= t0:
@@ -89,10 +116,31 @@ def _spread(grid, t0, t1, w, step, cap):
         j += 1
 
 
-@njit(cache=True)
-def precopy_run(order, end_pos, w_g, w_p, cover_g, finish, skip, stun_n, fault_cost,
-                written, is_zero, sends, stale_pg, cost, fs, is_,
-                grid_bytes, grid_lost, grid_stale, grid_present, step):
+@njit(cache=True, error_model="numpy")
+def precopy_run(
+    order,
+    end_pos,
+    w_g,
+    w_p,
+    cover_g,
+    finish,
+    skip,
+    stun_n,
+    fault_cost,
+    written,
+    is_zero,
+    sends,
+    stale_pg,
+    cost,
+    hit_rate,
+    fs,
+    is_,
+    grid_bytes,
+    grid_lost,
+    grid_stale,
+    grid_present,
+    step,
+):
     """Send ``order[pos:end_pos]`` of a pre-copy round (or a stop-and-copy) at ``fs[PF_RATE]``,
     applying the guest's writes in wall-time order; with ``finish``, also apply the writes
     before the round end. See docs/semantics.md, pre-copy steps 3-5."""
@@ -104,154 +152,140 @@ def precopy_run(order, end_pos, w_g, w_p, cover_g, finish, skip, stun_n, fault_c
     rate = fs[PF_RATE]
     pos = is_[PI_POS]
     wpos = is_[PI_WPOS]
+    faults = is_[PI_FAULTS]
+    stunned = is_[PI_STUNNED] != 0
+    sent = is_[PI_SENT]
+    skipped = is_[PI_SKIPPED]
+    nbytes = is_[PI_BYTES]
+    nzero = is_[PI_ZERO]
+    stale = is_[PI_STALE]
+    present = is_[PI_PRESENT]
+    gj = is_[PI_GJ]
+    full, hdr, xbz = cost[0], cost[1], cost[2]
+    zero_opt = cost[3] != 0
+    xbz_on = cost[4] != 0
+    seed = np.uint64(cost[5])
     nw = w_g.shape[0]
+    cover_wall = tk + (cover_g - gk) / v
+    status = DONE
     while True:
         # apply the writes strictly before T
-        while is_[PI_STUNNED] == 0:
-            if wpos >= nw:
-                if T > tk + (cover_g - gk) / v:
-                    fs[PF_T] = T
-                    is_[PI_POS] = pos
-                    is_[PI_WPOS] = wpos
-                    return NEED_MORE
+        if not stunned:
+            while True:
+                if wpos >= nw:
+                    if cover_wall < T:
+                        status = NEED_MORE
+                    break
+                tw = tk + (w_g[wpos] - gk) / v
+                if not tw < T:
+                    break
+                while gj * step < tw and gj < cap:
+                    grid_stale[gj] = stale
+                    grid_present[gj] = present
+                    gj += 1
+                if gj * step < tw:
+                    status = GRID_FULL
+                    break
+                p = w_p[wpos]
+                is_zero[p] = False
+                if not stale_pg[p]:
+                    stale_pg[p] = True
+                    stale += 1
+                if not written[p]:
+                    written[p] = True
+                    faults += 1
+                    if fault_cost > 0.0:
+                        j = int(tw / step)
+                        if j < cap:
+                            grid_lost[j] += fault_cost
+                    if stun_n > 0 and faults == stun_n:
+                        stunned = True
+                        fs[PF_GSTUN] = w_g[wpos]
+                        fs[PF_TSTUN] = tw
+                        wpos += 1
+                        break
+                wpos += 1
+            if status != DONE:
                 break
-            tw = tk + (w_g[wpos] - gk) / v
-            if not tw < T:
-                break
-            gj = _fill(is_[PI_GJ], tw, step, cap, grid_stale, grid_present,
-                       is_[PI_STALE], is_[PI_PRESENT])
-            if gj < 0:
-                fs[PF_T] = T
-                is_[PI_POS] = pos
-                is_[PI_WPOS] = wpos
-                return GRID_FULL
-            is_[PI_GJ] = gj
-            p = w_p[wpos]
-            is_zero[p] = False
-            if not stale_pg[p]:
-                stale_pg[p] = True
-                is_[PI_STALE] += 1
-            if not written[p]:
-                written[p] = True
-                is_[PI_FAULTS] += 1
-                if fault_cost > 0.0:
-                    j = int(tw // step)
-                    if j < cap:
-                        grid_lost[j] += fault_cost
-                if stun_n > 0 and is_[PI_FAULTS] == stun_n:
-                    is_[PI_STUNNED] = 1
-                    fs[PF_GSTUN] = w_g[wpos]
-                    fs[PF_TSTUN] = tw
-            wpos += 1
         if pos >= end_pos:
-            fs[PF_T] = T
-            is_[PI_POS] = pos
-            is_[PI_WPOS] = wpos
-            return DONE
+            break
         q = order[pos]
         if skip and written[q]:
-            is_[PI_SKIPPED] += 1
+            skipped += 1
             pos += 1
             continue
-        b, zero = page_bytes(q, is_zero, sends, cost)
+        zero = False
+        if zero_opt and is_zero[q]:
+            b = hdr
+            zero = True
+        elif xbz_on and sends[q] > 0 and xbzrle_hit(seed, q, sends[q]) < hit_rate:
+            b = xbz
+        else:
+            b = full
         tn = T + (b * 8.0) / rate
-        gj = _fill(is_[PI_GJ], tn, step, cap, grid_stale, grid_present,
-                   is_[PI_STALE], is_[PI_PRESENT])
-        j = int(tn // step)
-        if gj < 0 or j >= cap:
-            fs[PF_T] = T
-            is_[PI_POS] = pos
-            is_[PI_WPOS] = wpos
-            if gj >= 0:
-                is_[PI_GJ] = gj
-            return GRID_FULL
-        is_[PI_GJ] = gj
+        j = int(tn / step)
+        if j >= cap:
+            status = GRID_FULL
+            break
+        while gj * step < tn:
+            grid_stale[gj] = stale
+            grid_present[gj] = present
+            gj += 1
         grid_bytes[j] += b
         T = tn
         if sends[q] == 0:
-            is_[PI_PRESENT] += 1
+            present += 1
         sends[q] += 1
         if stale_pg[q]:
             stale_pg[q] = False
-            is_[PI_STALE] -= 1
-        is_[PI_SENT] += 1
-        is_[PI_BYTES] += b
+            stale -= 1
+        sent += 1
+        nbytes += b
         if zero:
-            is_[PI_ZERO] += 1
+            nzero += 1
         pos += 1
         if not finish and pos >= end_pos:
-            fs[PF_T] = T
-            is_[PI_POS] = pos
-            is_[PI_WPOS] = wpos
-            return DONE
+            break
+    fs[PF_T] = T
+    is_[PI_POS] = pos
+    is_[PI_WPOS] = wpos
+    is_[PI_FAULTS] = faults
+    is_[PI_STUNNED] = 1 if stunned else 0
+    is_[PI_SENT] = sent
+    is_[PI_SKIPPED] = skipped
+    is_[PI_BYTES] = nbytes
+    is_[PI_ZERO] = nzero
+    is_[PI_STALE] = stale
+    is_[PI_PRESENT] = present
+    is_[PI_GJ] = gj
+    return status
 
 
-@njit(cache=True)
-def _complete_push(st, sends, fs, is_, grid_bytes, grid_stale, grid_present, step,
-                   piv, pstate, mode, dual, is_zero, cost):
-    """Complete the in-flight push at fs[QF_PUSHEND] and pick the next one. False if the grid
-    is full (nothing changed)."""
-    cap = grid_stale.shape[0]
-    te = fs[QF_PUSHEND]
-    j = int(te // step)
-    gj = _fill(is_[QI_GJ], te, step, cap, grid_stale, grid_present,
-               is_[QI_REMAIN], is_[QI_PRESENT])
-    if gj < 0 or j >= cap:
-        if gj >= 0:
-            is_[QI_GJ] = gj
-        return False
-    is_[QI_GJ] = gj
-    c = is_[QI_INFLIGHT]
-    st[c] = 0
-    sends[c] += 1
-    b = is_[QI_INFLIGHT_BYTES]
-    grid_bytes[j] += b
-    is_[QI_BYTES] += b
-    is_[QI_SENT] += 1
-    is_[QI_REMAIN] -= 1
-    is_[QI_PRESENT] += 1
-    if te > fs[QF_TLAST]:
-        fs[QF_TLAST] = te
-    _start_push(te, st, sends, fs, is_, piv, pstate, mode, dual, is_zero, cost)
-    return True
-
-
-@njit(cache=True)
-def _start_push(t0, st, sends, fs, is_, piv, pstate, mode, dual, is_zero, cost):
-    nxt = pick_next(st, piv, pstate, mode, dual)
-    if nxt < 0:
-        is_[QI_INFLIGHT] = -1
-        return
-    st[nxt] = 2
-    b, zero = page_bytes(nxt, is_zero, sends, cost)
-    if zero:
-        is_[QI_ZERO] += 1
-    is_[QI_INFLIGHT] = nxt
-    is_[QI_INFLIGHT_BYTES] = b
-    fs[QF_PUSHEND] = t0 + (b * 8.0) / fs[QF_RATE]
-
-
-@njit(cache=True)
-def _advance_push(limit, st, sends, fs, is_, grid_bytes, grid_stale, grid_present, step,
-                  piv, pstate, mode, dual, is_zero, cost):
-    """Start the push if due and complete every push ending at or before ``limit``."""
-    if is_[QI_STARTED] == 0:
-        if fs[QF_TPUSH] <= limit:
-            is_[QI_STARTED] = 1
-            _start_push(fs[QF_TPUSH], st, sends, fs, is_, piv, pstate, mode, dual, is_zero, cost)
-        else:
-            return True
-    while is_[QI_INFLIGHT] >= 0 and fs[QF_PUSHEND] <= limit:
-        if not _complete_push(st, sends, fs, is_, grid_bytes, grid_stale, grid_present, step,
-                              piv, pstate, mode, dual, is_zero, cost):
-            return False
-    return True
-
-
-@njit(cache=True)
-def postcopy_run(t_g, t_p, cover_g, max_done, rtt, vcpus, st, sends, is_zero, cost,
-                 piv, pstate, mode, dual, fs, is_, grid_bytes, grid_lost, grid_stale,
-                 grid_present, step):
+@njit(cache=True, error_model="numpy")
+def postcopy_run(
+    t_g,
+    t_p,
+    cover_g,
+    max_done,
+    rtt,
+    vcpus,
+    st,
+    sends,
+    is_zero,
+    cost,
+    hit_rate,
+    piv,
+    pstate,
+    mode,
+    dual,
+    fs,
+    is_,
+    grid_bytes,
+    grid_lost,
+    grid_stale,
+    grid_present,
+    step,
+):
     """Run the post-copy phase over the buffered touches (docs/semantics.md, post-copy 3-6).
 
     Stops with DONE (nothing absent), NEED_MORE (touches exhausted; the push was advanced up
@@ -261,71 +295,171 @@ def postcopy_run(t_g, t_p, cover_g, max_done, rtt, vcpus, st, sends, is_zero, co
     tr = fs[QF_TR]
     gr = fs[QF_GR]
     rate = fs[QF_RATE]
-    start_done = is_[QI_SENT]
+    lag = fs[QF_LAG]
+    push_end = fs[QF_PUSHEND]
+    t_push = fs[QF_TPUSH]
+    t_last = fs[QF_TLAST]
+    stall_sum = fs[QF_STALL]
+    tpos = is_[QI_TPOS]
+    inflight = is_[QI_INFLIGHT]
+    started = is_[QI_STARTED] != 0
+    remain = is_[QI_REMAIN]
+    faults = is_[QI_FAULTS]
+    sent = is_[QI_SENT]
+    nbytes = is_[QI_BYTES]
+    nzero = is_[QI_ZERO]
+    gj = is_[QI_GJ]
+    present = is_[QI_PRESENT]
+    inflight_b = is_[QI_INFLIGHT_BYTES]
+    full, hdr, xbz = cost[0], cost[1], cost[2]
+    zero_opt = cost[3] != 0
+    xbz_on = cost[4] != 0
+    seed = np.uint64(cost[5])
+    start_sent = sent
+    status = DONE
     while True:
-        if is_[QI_REMAIN] == 0:
-            return DONE
-        if is_[QI_SENT] - start_done >= max_done:
-            return CHUNK
-        tpos = is_[QI_TPOS]
+        if remain == 0:
+            status = DONE
+            break
+        if sent - start_sent >= max_done:
+            status = CHUNK
+            break
         if tpos >= n:
-            limit = tr + (cover_g - gr) + fs[QF_LAG]
-            if not _advance_push(limit, st, sends, fs, is_, grid_bytes, grid_stale,
-                                 grid_present, step, piv, pstate, mode, dual, is_zero, cost):
-                return GRID_FULL
-            if is_[QI_REMAIN] == 0:
-                return DONE
-            return NEED_MORE
-        ti = tr + (t_g[tpos] - gr) + fs[QF_LAG]
-        if not _advance_push(ti, st, sends, fs, is_, grid_bytes, grid_stale, grid_present,
-                             step, piv, pstate, mode, dual, is_zero, cost):
-            return GRID_FULL
-        if is_[QI_REMAIN] == 0:
-            return DONE
+            limit = tr + (cover_g - gr) + lag
+            ti = -1.0
+        else:
+            ti = tr + (t_g[tpos] - gr) + lag
+            limit = ti
+        # (a) start the push if due; complete every push ending at or before the limit
+        if not started and t_push <= limit:
+            started = True
+            nxt = pick_next(st, piv, pstate, mode, dual)
+            if nxt >= 0:
+                st[nxt] = 2
+                if zero_opt and is_zero[nxt]:
+                    inflight_b = hdr
+                    nzero += 1
+                elif xbz_on and sends[nxt] > 0 and xbzrle_hit(seed, nxt, sends[nxt]) < hit_rate:
+                    inflight_b = xbz
+                else:
+                    inflight_b = full
+                push_end = t_push + (inflight_b * 8.0) / rate
+            inflight = nxt
+        full_grid = False
+        while inflight >= 0 and push_end <= limit and sent - start_sent < max_done:
+            j = int(push_end / step)
+            if j >= cap:
+                full_grid = True
+                break
+            while gj * step < push_end:
+                grid_stale[gj] = remain
+                grid_present[gj] = present
+                gj += 1
+            st[inflight] = 0
+            sends[inflight] += 1
+            grid_bytes[j] += inflight_b
+            nbytes += inflight_b
+            sent += 1
+            remain -= 1
+            present += 1
+            if push_end > t_last:
+                t_last = push_end
+            nxt = pick_next(st, piv, pstate, mode, dual)
+            if nxt >= 0:
+                st[nxt] = 2
+                if zero_opt and is_zero[nxt]:
+                    inflight_b = hdr
+                    nzero += 1
+                elif xbz_on and sends[nxt] > 0 and xbzrle_hit(seed, nxt, sends[nxt]) < hit_rate:
+                    inflight_b = xbz
+                else:
+                    inflight_b = full
+                push_end = push_end + (inflight_b * 8.0) / rate
+            inflight = nxt
+        if full_grid:
+            status = GRID_FULL
+            break
+        if remain == 0:
+            status = DONE
+            break
+        if inflight >= 0 and push_end <= limit:
+            status = CHUNK
+            break
+        if tpos >= n:
+            status = NEED_MORE
+            break
         p = t_p[tpos]
         s = st[p]
         if s == 0:
-            is_[QI_TPOS] = tpos + 1
+            tpos += 1
             continue
         if s == 2:
-            stall = fs[QF_PUSHEND] - ti
-            gj = _fill(is_[QI_GJ], ti, step, cap, grid_stale, grid_present,
-                       is_[QI_REMAIN], is_[QI_PRESENT])
-            if gj < 0:
-                return GRID_FULL
-            is_[QI_GJ] = gj
-            if not _complete_push(st, sends, fs, is_, grid_bytes, grid_stale, grid_present,
-                                  step, piv, pstate, mode, dual, is_zero, cost):
-                return GRID_FULL
+            # the page is on the wire: wait for it
+            stall = push_end - ti
+            arrive = push_end
+            b = inflight_b
         else:
-            b, zero = page_bytes(p, is_zero, sends, cost)
+            if zero_opt and is_zero[p]:
+                b = hdr
+                nzero += 1
+            elif xbz_on and sends[p] > 0 and xbzrle_hit(seed, p, sends[p]) < hit_rate:
+                b = xbz
+            else:
+                b = full
             dt = (b * 8.0) / rate
             stall = rtt + dt
             arrive = ti + stall
-            j = int(arrive // step)
-            gj = _fill(is_[QI_GJ], ti, step, cap, grid_stale, grid_present,
-                       is_[QI_REMAIN], is_[QI_PRESENT])
-            if gj < 0 or j >= cap:
-                if gj >= 0:
-                    is_[QI_GJ] = gj
-                return GRID_FULL
-            is_[QI_GJ] = gj
-            st[p] = 0
-            sends[p] += 1
-            grid_bytes[j] += b
-            is_[QI_BYTES] += b
-            is_[QI_SENT] += 1
-            is_[QI_REMAIN] -= 1
-            is_[QI_PRESENT] += 1
-            if zero:
-                is_[QI_ZERO] += 1
-            if arrive > fs[QF_TLAST]:
-                fs[QF_TLAST] = arrive
-            if is_[QI_INFLIGHT] >= 0:
-                fs[QF_PUSHEND] = fs[QF_PUSHEND] + dt
-        is_[QI_FAULTS] += 1
-        fs[QF_LAG] = fs[QF_LAG] + stall / vcpus
-        fs[QF_STALL] = fs[QF_STALL] + stall
+        j = int(arrive / step)
+        if j >= cap or int(ti / step) + 1 >= cap:
+            status = GRID_FULL
+            break
+        while gj * step < ti:
+            grid_stale[gj] = remain
+            grid_present[gj] = present
+            gj += 1
+        st[p] = 0
+        sends[p] += 1
+        grid_bytes[j] += b
+        nbytes += b
+        sent += 1
+        remain -= 1
+        present += 1
+        if arrive > t_last:
+            t_last = arrive
+        if s == 2:
+            nxt = pick_next(st, piv, pstate, mode, dual)
+            if nxt >= 0:
+                st[nxt] = 2
+                if zero_opt and is_zero[nxt]:
+                    inflight_b = hdr
+                    nzero += 1
+                elif xbz_on and sends[nxt] > 0 and xbzrle_hit(seed, nxt, sends[nxt]) < hit_rate:
+                    inflight_b = xbz
+                else:
+                    inflight_b = full
+                push_end = push_end + (inflight_b * 8.0) / rate
+            inflight = nxt
+        elif inflight >= 0:
+            push_end = push_end + dt
+        faults += 1
+        lag = lag + stall / vcpus
+        stall_sum = stall_sum + stall
         _spread(grid_lost, ti, ti + stall, 1.0 / vcpus, step, cap)
         add_pivot(piv, pstate, p, mode)
-        is_[QI_TPOS] = tpos + 1
+        tpos += 1
+    fs[QF_LAG] = lag
+    fs[QF_PUSHEND] = push_end
+    fs[QF_TLAST] = t_last
+    fs[QF_STALL] = stall_sum
+    is_[QI_TPOS] = tpos
+    is_[QI_INFLIGHT] = inflight
+    is_[QI_STARTED] = 1 if started else 0
+    is_[QI_REMAIN] = remain
+    is_[QI_FAULTS] = faults
+    is_[QI_SENT] = sent
+    is_[QI_BYTES] = nbytes
+    is_[QI_ZERO] = nzero
+    is_[QI_GJ] = gj
+    is_[QI_PRESENT] = present
+    is_[QI_INFLIGHT_BYTES] = inflight_b
+    return status

@@ -31,7 +31,9 @@ def final_rate(strategy: StrategySpec, link: LinkSpec) -> float:
     return link.capacity_bps
 
 
-def next_dynamic_limit(strategy: StrategySpec, dirtied: int, page_size: int, duration: float) -> float:
+def next_dynamic_limit(
+    strategy: StrategySpec, dirtied: int, page_size: int, duration: float
+) -> float:
     """Xen's dynamic rate limit for the next round: last round's dirtying rate + increment,
     within [min_rate, max_rate] (Clark et al. 2005, section 5.2)."""
     if duration <= 0:

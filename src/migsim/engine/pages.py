@@ -42,7 +42,8 @@ class PageState:
 
 
 def cost_vector(strategy: StrategySpec, vm: VMSpec, seed: int) -> np.ndarray:
-    """Packed page-cost parameters for the kernels (see ``kernels.page_bytes``)."""
+    """Packed page-cost parameters for the kernels (see ``kernels.page_bytes``):
+    int64 [page + header, header, xbzrle bytes + header, zero_opt, xbzrle_on, seed]."""
     hdr = strategy.page_header_bytes
     xbz = int(np.ceil(strategy.xbzrle_ratio * vm.page_size))
     return np.array(
@@ -50,10 +51,9 @@ def cost_vector(strategy: StrategySpec, vm: VMSpec, seed: int) -> np.ndarray:
             vm.page_size + hdr,
             hdr,
             xbz + hdr,
-            1.0 if strategy.zero_pages else 0.0,
-            1.0 if strategy.compression == "xbzrle" else 0.0,
-            strategy.xbzrle_hit_rate,
-            float(seed),
+            int(strategy.zero_pages),
+            int(strategy.compression == "xbzrle"),
+            seed,
         ],
-        dtype=np.float64,
+        dtype=np.int64,
     )

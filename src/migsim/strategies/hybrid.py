@@ -9,7 +9,7 @@ from migsim.strategies.post_copy import postcopy_phase
 from migsim.strategies.pre_copy import precopy_phase
 
 
-def run(ctx) -> Generator:  # noqa: ANN001
+def run(ctx) -> Generator:
     """Pre-copy rounds, then post-copy of the pages whose destination copy is stale."""
     st = ctx.cfg.strategy
     yield from precopy_phase(ctx, min(st.max_rounds, st.precopy_rounds))

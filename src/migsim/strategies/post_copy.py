@@ -18,7 +18,7 @@ from migsim.strategies.prepaging import ORDER_CODES, new_pivots
 __all__ = ["postcopy_phase", "run"]
 
 
-def destination_process(ctx, absent: np.ndarray, rate: float) -> Generator:  # noqa: ANN001
+def destination_process(ctx, absent: np.ndarray, rate: float) -> Generator:
     """The destination after resume: serves network faults and receives the push, in chunks
     of pages (one SimPy event each), until no page is absent."""
     cfg = ctx.cfg
@@ -44,9 +44,28 @@ def destination_process(ctx, absent: np.ndarray, rate: float) -> Generator:  # n
     while True:
         g = ctx.grid
         status = K.postcopy_run(
-            tg, tp, stream.cover, chunk, cfg.link.rtt_s, float(cfg.vm.vcpus), st,
-            ctx.pages.sends, ctx.pages.is_zero, ctx.cost, piv, pstate, mode, dual, fs, is_,
-            g.bytes, g.lost, g.stale, g.present, g.step,
+            tg,
+            tp,
+            stream.cover,
+            chunk,
+            cfg.link.rtt_s,
+            float(cfg.vm.vcpus),
+            st,
+            ctx.pages.sends,
+            ctx.pages.is_zero,
+            ctx.cost,
+            st_cfg.xbzrle_hit_rate,
+            piv,
+            pstate,
+            mode,
+            dual,
+            fs,
+            is_,
+            g.bytes,
+            g.lost,
+            g.stale,
+            g.present,
+            g.step,
         )
         if status == K.NEED_MORE:
             processed = int(is_[K.QI_TPOS])
@@ -80,14 +99,23 @@ def destination_process(ctx, absent: np.ndarray, rate: float) -> Generator:  # n
     if not st_cfg.push and is_[K.QI_STARTED]:
         ctx.stop_reason = "demand_timeout"
     ctx.add_round(
-        round=ctx.precopy_rounds, phase="postcopy", start_s=t_r, duration_s=ctx.t - t_r,
-        to_send=remaining, sent=int(is_[K.QI_SENT]), skipped=0, dirtied=0,
-        bytes=int(is_[K.QI_BYTES]), rate_limit_bps=rate, dirty_rate_pps=0.0, throttle=0.0,
+        round=ctx.precopy_rounds,
+        phase="postcopy",
+        start_s=t_r,
+        duration_s=ctx.t - t_r,
+        to_send=remaining,
+        sent=int(is_[K.QI_SENT]),
+        skipped=0,
+        dirtied=0,
+        bytes=int(is_[K.QI_BYTES]),
+        rate_limit_bps=rate,
+        dirty_rate_pps=0.0,
+        throttle=0.0,
     )
     yield ctx.env.timeout(max(0.0, ctx.t - ctx.env.now))
 
 
-def postcopy_phase(ctx, absent: np.ndarray) -> Generator:  # noqa: ANN001
+def postcopy_phase(ctx, absent: np.ndarray) -> Generator:
     """Pause at ``ctx.t``, send state and non-pageable memory, resume, run the destination."""
     cfg = ctx.cfg
     rate = final_rate(cfg.strategy, cfg.link)
@@ -97,9 +125,18 @@ def postcopy_phase(ctx, absent: np.ndarray) -> Generator:  # noqa: ANN001
     t_r = t_p + (extra * 8.0) / rate + cfg.vm.resume_time
     ctx.bytes_sent += extra
     ctx.add_round(
-        round=ctx.precopy_rounds, phase="stop_copy", start_s=t_p, duration_s=t_r - t_p,
-        to_send=0, sent=0, skipped=0, dirtied=0, bytes=extra, rate_limit_bps=rate,
-        dirty_rate_pps=0.0, throttle=0.0,
+        round=ctx.precopy_rounds,
+        phase="stop_copy",
+        start_s=t_p,
+        duration_s=t_r - t_p,
+        to_send=0,
+        sent=0,
+        skipped=0,
+        dirtied=0,
+        bytes=extra,
+        rate_limit_bps=rate,
+        dirty_rate_pps=0.0,
+        throttle=0.0,
     )
     yield ctx.env.timeout(max(0.0, t_r - ctx.env.now))
     ctx.t = t_r
@@ -108,7 +145,7 @@ def postcopy_phase(ctx, absent: np.ndarray) -> Generator:  # noqa: ANN001
     ctx.t_end = ctx.t
 
 
-def run(ctx) -> Generator:  # noqa: ANN001
+def run(ctx) -> Generator:
     """Post-copy of every needed page."""
     ctx.stop_reason = "complete"
     ctx.converged = True

@@ -33,7 +33,7 @@ class WriteBuffer:
         return cls(np.empty(0), np.empty(0, dtype=np.int64), cover)
 
 
-def _refill(ctx, buf: WriteBuffer, pos: int) -> WriteBuffer:  # noqa: ANN001
+def _refill(ctx, buf: WriteBuffer, pos: int) -> WriteBuffer:
     part = ctx.stream.fetch()
     w = part.is_write
     return WriteBuffer(
@@ -43,7 +43,7 @@ def _refill(ctx, buf: WriteBuffer, pos: int) -> WriteBuffer:  # noqa: ANN001
     )
 
 
-def queue(ctx, mask: np.ndarray) -> np.ndarray:  # noqa: ANN001
+def queue(ctx, mask: np.ndarray) -> np.ndarray:
     """The pages of ``mask`` in scan order (sequential, or a seeded permutation's order)."""
     if ctx.cfg.strategy.scan_order == "random":
         perm = ctx._perm
@@ -55,7 +55,7 @@ def queue(ctx, mask: np.ndarray) -> np.ndarray:  # noqa: ANN001
 
 
 def run_round(
-    ctx,  # noqa: ANN001
+    ctx,
     order: np.ndarray,
     rate: float,
     speed: float,
@@ -76,10 +76,7 @@ def run_round(
     is_[K.PI_STALE] = ctx.stale_count
     is_[K.PI_PRESENT] = ctx.present_count
     is_[K.PI_GJ] = ctx.gj
-    if writes:
-        buf = ctx._writes
-    else:
-        buf = WriteBuffer.empty(np.inf)
+    buf = ctx._writes if writes else WriteBuffer.empty(np.inf)
     fault_cost = ctx.cfg.strategy.write_fault_cost if writes else 0.0
     chunk = ctx.cfg.engine.chunk_pages
     n = order.shape[0]
@@ -90,9 +87,28 @@ def run_round(
         while True:
             g = ctx.grid
             status = K.precopy_run(
-                order, end, buf.g, buf.p, buf.cover, finish, skip, stun, fault_cost,
-                p.written, p.is_zero, p.sends, p.stale, ctx.cost, fs, is_,
-                g.bytes, g.lost, g.stale, g.present, step,
+                order,
+                end,
+                buf.g,
+                buf.p,
+                buf.cover,
+                finish,
+                skip,
+                stun,
+                fault_cost,
+                p.written,
+                p.is_zero,
+                p.sends,
+                p.stale,
+                ctx.cost,
+                ctx.cfg.strategy.xbzrle_hit_rate,
+                fs,
+                is_,
+                g.bytes,
+                g.lost,
+                g.stale,
+                g.present,
+                step,
             )
             if status == K.NEED_MORE:
                 buf = _refill(ctx, buf, int(is_[K.PI_WPOS]))
@@ -105,21 +121,31 @@ def run_round(
         if finish:
             break
     if writes:
-        ctx._writes = WriteBuffer(buf.g[is_[K.PI_WPOS]:], buf.p[is_[K.PI_WPOS]:], buf.cover)
+        ctx._writes = WriteBuffer(buf.g[is_[K.PI_WPOS] :], buf.p[is_[K.PI_WPOS] :], buf.cover)
     ctx.t = float(fs[K.PF_T])
     ctx.stale_count = int(is_[K.PI_STALE])
     ctx.present_count = int(is_[K.PI_PRESENT])
     ctx.gj = int(is_[K.PI_GJ])
-    sent, skipped, nbytes, zero = (int(is_[i]) for i in (K.PI_SENT, K.PI_SKIPPED, K.PI_BYTES, K.PI_ZERO))
+    sent, skipped, nbytes, zero = (
+        int(is_[i]) for i in (K.PI_SENT, K.PI_SKIPPED, K.PI_BYTES, K.PI_ZERO)
+    )
     ctx.pages_sent += sent
     ctx.bytes_sent += nbytes
     ctx.zero_sent += zero
     ctx.skipped += skipped
-    return (sent, skipped, nbytes, zero, int(is_[K.PI_FAULTS]), bool(is_[K.PI_STUNNED]),
-            float(fs[K.PF_GSTUN]), float(fs[K.PF_TSTUN]))
+    return (
+        sent,
+        skipped,
+        nbytes,
+        zero,
+        int(is_[K.PI_FAULTS]),
+        bool(is_[K.PI_STUNNED]),
+        float(fs[K.PF_GSTUN]),
+        float(fs[K.PF_TSTUN]),
+    )
 
 
-def send_paused(ctx, order: np.ndarray, rate: float, extra_bytes: int) -> Generator:  # noqa: ANN001
+def send_paused(ctx, order: np.ndarray, rate: float, extra_bytes: int) -> Generator:
     """Stop-and-copy of ``order`` and ``extra_bytes`` of state at ``rate`` (guest paused)."""
     t0 = ctx.t
     sent, _, nbytes, _, _, _, _, _ = yield from run_round(
@@ -128,14 +154,23 @@ def send_paused(ctx, order: np.ndarray, rate: float, extra_bytes: int) -> Genera
     ctx.t = ctx.t + (extra_bytes * 8.0) / rate
     ctx.bytes_sent += extra_bytes
     ctx.add_round(
-        round=ctx.precopy_rounds, phase="stop_copy", start_s=t0, duration_s=ctx.t - t0,
-        to_send=int(order.shape[0]), sent=sent, skipped=0, dirtied=0,
-        bytes=nbytes + extra_bytes, rate_limit_bps=rate, dirty_rate_pps=0.0, throttle=0.0,
+        round=ctx.precopy_rounds,
+        phase="stop_copy",
+        start_s=t0,
+        duration_s=ctx.t - t0,
+        to_send=int(order.shape[0]),
+        sent=sent,
+        skipped=0,
+        dirtied=0,
+        bytes=nbytes + extra_bytes,
+        rate_limit_bps=rate,
+        dirty_rate_pps=0.0,
+        throttle=0.0,
     )
     yield ctx.env.timeout(max(0.0, ctx.t - ctx.env.now))
 
 
-def precopy_phase(ctx, max_rounds: int) -> Generator:  # noqa: ANN001
+def precopy_phase(ctx, max_rounds: int) -> Generator:
     """The iterative rounds while the guest runs on the source. Leaves in ``ctx.remaining``
     the pages whose destination copy is stale, and sets the stop reason."""
     st = ctx.cfg.strategy
@@ -171,9 +206,18 @@ def precopy_phase(ctx, max_rounds: int) -> Generator:  # noqa: ANN001
             ctx.grid.add_interval(t_stun, t_end, frac)
         ctx.ledger.write_faults += faults * st.write_fault_cost
         ctx.add_round(
-            round=k, phase="precopy", start_s=t_k, duration_s=duration, to_send=to_send,
-            sent=sent, skipped=skipped, dirtied=faults, bytes=nbytes, rate_limit_bps=mig,
-            dirty_rate_pps=faults / duration if duration > 0 else 0.0, throttle=throttle,
+            round=k,
+            phase="precopy",
+            start_s=t_k,
+            duration_s=duration,
+            to_send=to_send,
+            sent=sent,
+            skipped=skipped,
+            dirtied=faults,
+            bytes=nbytes,
+            rate_limit_bps=mig,
+            dirty_rate_pps=faults / duration if duration > 0 else 0.0,
+            throttle=throttle,
         )
         total_sent += sent
         mask = ctx.pages.written.copy()
@@ -204,8 +248,7 @@ def precopy_phase(ctx, max_rounds: int) -> Generator:  # noqa: ANN001
             if total_sent > st.max_factor * m:
                 reason = "max_factor"
             elif (
-                st.rate_limit == "dynamic" and k >= 1 and sent > prev_sent
-                and limit == st.max_rate
+                st.rate_limit == "dynamic" and k >= 1 and sent > prev_sent and limit == st.max_rate
             ):
                 reason = "no_progress"
         if reason is not None:
@@ -220,7 +263,7 @@ def precopy_phase(ctx, max_rounds: int) -> Generator:  # noqa: ANN001
         k += 1
 
 
-def run(ctx) -> Generator:  # noqa: ANN001
+def run(ctx) -> Generator:
     """Pre-copy rounds, then stop-and-copy of what is left and the state, then resume."""
     yield from precopy_phase(ctx, ctx.cfg.strategy.max_rounds)
     ctx.pause(ctx.t)

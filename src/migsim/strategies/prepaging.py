@@ -32,7 +32,7 @@ def new_pivots(mode: int, k: int) -> tuple[np.ndarray, np.ndarray]:
     return piv, pstate
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def add_pivot(piv: np.ndarray, pstate: np.ndarray, page: int, mode: int) -> None:
     """Make ``page`` (a network fault) the newest pivot; bubble keeps one, multi-pivot K."""
     if mode == 0:
@@ -48,7 +48,7 @@ def add_pivot(piv: np.ndarray, pstate: np.ndarray, page: int, mode: int) -> None
     pstate[2] = 0
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _forward(piv: np.ndarray, i: int, st: np.ndarray) -> int:
     f = piv[i, 0]
     m = st.shape[0]
@@ -61,7 +61,7 @@ def _forward(piv: np.ndarray, i: int, st: np.ndarray) -> int:
     return -1
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _backward(piv: np.ndarray, i: int, st: np.ndarray) -> int:
     b = piv[i, 1]
     while b >= 0 and st[b] != 1:
@@ -73,7 +73,7 @@ def _backward(piv: np.ndarray, i: int, st: np.ndarray) -> int:
     return -1
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _candidate(piv: np.ndarray, i: int, st: np.ndarray, dual: bool) -> int:
     if not dual:
         return _forward(piv, i, st)
@@ -87,7 +87,7 @@ def _candidate(piv: np.ndarray, i: int, st: np.ndarray, dual: bool) -> int:
     return -1
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def pick_next(st: np.ndarray, piv: np.ndarray, pstate: np.ndarray, mode: int, dual: bool) -> int:
     """The next page to push (marked in flight by the caller), or -1 if none is absent."""
     if mode != 0:

@@ -11,7 +11,7 @@ from migsim.engine.link import final_rate
 from migsim.strategies.pre_copy import send_paused
 
 
-def run(ctx) -> Generator:  # noqa: ANN001
+def run(ctx) -> Generator:
     """Pause at t = 0, send every needed page in ascending order and the state, resume."""
     ctx.pause(0.0)
     order = np.flatnonzero(ctx.pages.needed).astype(np.int64)

@@ -222,10 +222,6 @@ def validate(
         raise TraceError(
             f"{name}: metadata 'migsim.page_size' must be >= 1, got {trace.page_size!r}"
         )
-    if not (math.isfinite(trace.span) and trace.span > 0):
-        raise TraceError(
-            f"{name}: metadata 'migsim.span' must be a number of seconds > 0, got {trace.span!r}"
-        )
     for key, arr in (("in_use", trace.in_use), ("zero_pages", trace.zero_pages)):
         if arr.dtype != np.bool_ or arr.shape != (m,):
             raise TraceError(
@@ -246,6 +242,10 @@ def validate(
     if (t < 0).any():
         i = _first(t < 0)
         raise TraceError(f"{name}: column {tc!r}, row {i}: negative time {t[i]!r} s")
+    if not (math.isfinite(trace.span) and trace.span > 0):
+        raise TraceError(
+            f"{name}: metadata 'migsim.span' must be a number of seconds > 0, got {trace.span!r}"
+        )
     if (t >= trace.span).any():
         i = _first(t >= trace.span)
         raise TraceError(

@@ -311,12 +311,16 @@ class MixWorkload(BlockWorkload):
         else:
             perm = np.arange(full, dtype=np.int64)
         self._chunk, self._full, self._perm = chunk, full, perm
-        logical = np.arange(m, dtype=np.int64)
-        phys = self.to_physical(logical)
-        self._in_use = np.zeros(m, np.bool_)
-        self._in_use[phys] = used
-        self._zero = np.zeros(m, np.bool_)
-        self._zero[phys] = layout.mask(layout.zero)
+        self._in_use = self._physical_mask(used)
+        self._zero = self._physical_mask(layout.mask(layout.zero))
+
+    def _physical_mask(self, logical: np.ndarray) -> np.ndarray:
+        """A bool mask over logical pages moved to guest-physical pages (chunk by chunk)."""
+        c, full = self._chunk, self._full
+        out = logical.copy()
+        if full:
+            out[: full * c].reshape(full, c)[self._perm] = logical[: full * c].reshape(full, c)
+        return out
 
     def to_physical(self, logical: np.ndarray) -> np.ndarray:
         """Map logical page numbers to guest-physical ones (2 MiB chunk permutation)."""

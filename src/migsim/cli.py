@@ -1,0 +1,151 @@
+"""The ``migsim`` command line: ``migsim run`` and ``migsim trace ...``.
+
+Exit codes: 0 success, 2 bad input (unknown key, bad unit, out-of-range value, bad trace).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+__all__ = ["main", "write_result"]
+
+
+def _parse_set(items: list[str]) -> dict[str, dict[str, Any]]:
+    sections: dict[str, dict[str, Any]] = {}
+    allowed = ("strategy", "workload", "link", "vm", "engine")
+    for item in items:
+        key, sep, value = item.partition("=")
+        section, dot, name = key.partition(".")
+        if not sep or not dot or not name:
+            raise ValueError(f"--set {item!r}: expected SECTION.KEY=VALUE")
+        if section not in allowed:
+            raise ValueError(
+                f"--set {item!r}: unknown section {section!r}; allowed: {', '.join(allowed)}"
+            )
+        sections.setdefault(section, {})[name] = value
+    return sections
+
+
+def build_config(args: argparse.Namespace):
+    """The validated RunConfig of ``migsim run`` arguments."""
+    from migsim.config import from_mapping
+
+    sets = _parse_set(args.set or [])
+    mapping: dict[str, Any] = {
+        "strategy": {"name": args.strategy, **sets.get("strategy", {})},
+        "workload": {"name": args.workload, **sets.get("workload", {})},
+        "vm": {"memory": args.memory, **sets.get("vm", {})},
+        "link": {"bandwidth": args.bandwidth, "rtt": args.rtt, **sets.get("link", {})},
+        "engine": sets.get("engine", {}),
+        "seed": args.seed,
+    }
+    return from_mapping(mapping)
+
+
+def write_result(result, out: str | os.PathLike[str]) -> list[Path]:
+    """Write summary.parquet, rounds.parquet and timeline.parquet into ``out``, atomically
+    (each file is written to a temporary name and renamed), with provenance metadata."""
+    import pyarrow.parquet as pq
+
+    from migsim.engine.result import provenance_metadata
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    meta = provenance_metadata(result.config)
+    tables = {
+        "summary": result.summary_table(),
+        "rounds": result.rounds.replace_schema_metadata(meta),
+        "timeline": result.timeline.replace_schema_metadata(meta),
+    }
+    paths = []
+    for name, table in tables.items():
+        final = out / f"{name}.parquet"
+        fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{name}.", suffix=".tmp")
+        os.close(fd)
+        try:
+            pq.write_table(table, tmp, compression="zstd")
+            os.replace(tmp, final)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        paths.append(final)
+    return paths
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from migsim.config import ConfigError
+    from migsim.engine.core import simulate
+    from migsim.units import UnitError
+
+    try:
+        cfg = build_config(args)
+        result = simulate(cfg)
+    except (ConfigError, UnitError, ValueError) as exc:
+        print(f"migsim run: error: {exc}", file=sys.stderr)
+        return 2
+    if args.out:
+        write_result(result, args.out)
+    if args.json:
+        print(json.dumps(result.to_json(), sort_keys=True))
+    else:
+        s = result.summary
+        print(
+            f"{s['strategy']} / {s['workload']}: total {s['total_time_s']:.4f} s, downtime "
+            f"{s['downtime_s']:.4f} s, {s['pages_transferred']} pages "
+            f"({s['bytes_transferred']} B), {s['rounds']} rounds, {s['network_faults']} faults, "
+            f"app lost {s['app_lost_s']:.4f} s ({s['app_degradation_pct']:.2f}%), "
+            f"stop: {s['stop_reason']}  [{result.runtime_s:.3f} s wall]"
+        )
+    return 0
+
+
+def make_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``migsim``."""
+    from migsim import __version__
+
+    parser = argparse.ArgumentParser(prog="migsim", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"migsim {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="simulate one migration")
+    run.add_argument(
+        "--strategy", required=True, choices=["stop_and_copy", "pre_copy", "post_copy", "hybrid"]
+    )
+    run.add_argument("--workload", required=True, help="generator name or TRACE.parquet")
+    run.add_argument("--memory", default="512MiB", help="VM memory, e.g. 512MiB (default)")
+    run.add_argument("--bandwidth", default="1Gbit/s", help="link bandwidth, e.g. 128Mbit/s")
+    run.add_argument("--rtt", default="0.2ms", help="round-trip time (default 0.2ms)")
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument(
+        "--set",
+        action="append",
+        metavar="SECTION.KEY=VALUE",
+        help="override an option; sections: strategy, workload, link, vm, engine",
+    )
+    run.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    run.add_argument("--out", help="write summary/rounds/timeline Parquet files into DIR")
+    run.set_defaults(func=_cmd_run)
+    try:
+        from migsim.cli_trace import add_trace_commands
+    except ModuleNotFoundError as exc:  # the trace commands live in their own module
+        if exc.name != "migsim.cli_trace":
+            raise
+    else:
+        add_trace_commands(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``migsim`` command."""
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
