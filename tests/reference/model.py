@@ -21,8 +21,9 @@ R3. ``total_time`` of post-copy is the maximum presence time over all absent pag
 R4. ``bytes_transferred`` counts ``vm.nonpageable_bytes`` only where it is sent (the post-copy
     pause of ``post_copy`` and ``hybrid``); pre-copy and stop-and-copy send that memory as
     ordinary pages.
-R5. The ``stop_copy`` row of every strategy has ``duration_s`` = the downtime (resume included,
-    as semantics.md says for post-copy) and ``rate_limit_bps = R_f``; ``round`` of the
+R5. The ``stop_copy`` row of ``stop_and_copy`` and ``pre_copy`` has ``duration_s`` = the time
+    spent sending (``t_done - t_pause``, resume time excluded), while semantics.md defines the
+    post-copy one as ``t_r - t_p`` (resume included); ``rate_limit_bps = R_f``; ``round`` of the
     ``stop_copy``/``postcopy`` rows is the number of pre-copy rounds done (0 without pre-copy).
 R6. Stop-and-copy times accumulate ``T = T + cost`` in send order from the pause time (the
     general rule), rather than ``t_end + sum(cost)`` summed separately.
@@ -48,6 +49,8 @@ from migsim.workloads import make_workload
 __all__ = ["RefResult", "RefRound", "reference_simulate"]
 
 MASK64 = (1 << 64) - 1
+# READING R1 switch (for diagnosis only): False picks the next push page before the pivot update
+PIVOTS_BEFORE_PICK = True
 WINDOW_S = 0.125  # guest seconds of trace fetched at a time (results do not depend on it)
 
 
@@ -261,7 +264,7 @@ class Reference:
         res.converged = True
         self.lost_downtime_etc += res.downtime
         res.rows.append(
-            RefRound(0, "stop_copy", 0.0, res.downtime, len(pages), len(pages), 0, 0,
+            RefRound(0, "stop_copy", 0.0, T, len(pages), len(pages), 0, 0,
                      nbytes + self.vm.state_bytes, self.R_f, 0.0, 0.0)
         )  # fmt: skip
 
@@ -411,7 +414,7 @@ class Reference:
         res.total_time = T + self.vm.resume_time
         self.lost_downtime_etc += res.downtime
         res.rows.append(
-            RefRound(n, "stop_copy", t_end, res.downtime, len(pages), len(pages), 0, 0,
+            RefRound(n, "stop_copy", t_end, T - t_end, len(pages), len(pages), 0, 0,
                      nbytes + self.vm.state_bytes, self.R_f, 0.0, 0.0)
         )  # fmt: skip
 
@@ -557,8 +560,12 @@ class Reference:
                 continue
             if status[p] == IN_FLIGHT:
                 stall = push["end"] - t_i
-                update_pivots(p)  # READING R1: at the fault time, before the pick at push_end
-                complete()
+                if PIVOTS_BEFORE_PICK:
+                    update_pivots(p)  # READING R1: at the fault time, before the pick at push_end
+                    complete()
+                else:
+                    complete()
+                    update_pivots(p)
             else:
                 cost = (cost_bytes[p] * 8.0) / R_f
                 stall = self.cfg.link.rtt_s + cost

@@ -72,35 +72,6 @@ def xbzrle_hit(seed: np.uint64, page: np.int64, j: np.int64) -> float:
 
 
 @njit(cache=True, error_model="numpy")
-def page_bytes(p, is_zero, sends, cost, hit_rate):
-    """Bytes to send page ``p`` now, and whether it goes as a zero-page marker.
-
-    ``cost`` = int64 [page + header, header, xbzrle bytes + header, zero_opt, xbzrle_on, seed].
-    """
-    if cost[3] != 0 and is_zero[p]:
-        return cost[1], True
-    if (
-        cost[4] != 0
-        and sends[p] > 0
-        and xbzrle_hit(np.uint64(cost[5]), np.int64(p), np.int64(sends[p])) < hit_rate
-    ):
-        return cost[2], False
-    return cost[0], False
-
-
-@njit(cache=True, error_model="numpy")
-def _fill(gj, upto, step, cap, grid_stale, grid_present, stale, present):
-    """Record samples for grid times t_j < upto; returns the new index (or -1 if full)."""
-    while gj * step < upto:
-        if gj >= cap:
-            return -1
-        grid_stale[gj] = stale
-        grid_present[gj] = present
-        gj += 1
-    return gj
-
-
-@njit(cache=True, error_model="numpy")
 def _spread(grid, t0, t1, w, step, cap):
     """Add weight ``w`` per second of the interval [t0, t1) to the bins it overlaps."""
     if t1 <= t0:

@@ -42,7 +42,7 @@ class PageState:
 
 
 def cost_vector(strategy: StrategySpec, vm: VMSpec, seed: int) -> np.ndarray:
-    """Packed page-cost parameters for the kernels (see ``kernels.page_bytes``):
+    """Packed page-cost parameters for the kernels (docs/semantics.md, page cost):
     int64 [page + header, header, xbzrle bytes + header, zero_opt, xbzrle_on, seed]."""
     hdr = strategy.page_header_bytes
     xbz = int(np.ceil(strategy.xbzrle_ratio * vm.page_size))
