@@ -60,6 +60,11 @@ class Grid:
             if hi > lo:
                 self.lost[j] += (hi - lo) * weight
 
+    def add_bytes(self, t: float, nbytes: float) -> None:
+        """Count ``nbytes`` as sent in the bin of time ``t`` (a transfer completing then)."""
+        self.ensure(t)
+        self.bytes[int(t // self.step)] += nbytes
+
     def fill(self, gj: int, upto: float, stale: int, present: int) -> int:
         """Record samples for every grid time t_j <= upto not yet recorded; returns new index."""
         last = math.floor(upto / self.step)

@@ -124,6 +124,7 @@ def postcopy_phase(ctx, absent: np.ndarray) -> Generator:
     extra = cfg.vm.state_bytes + cfg.vm.nonpageable_bytes
     t_r = t_p + (extra * 8.0) / rate + cfg.vm.resume_time
     ctx.bytes_sent += extra
+    ctx.grid.add_bytes(t_r - cfg.vm.resume_time, extra)
     ctx.add_round(
         round=ctx.precopy_rounds,
         phase="stop_copy",

@@ -153,6 +153,7 @@ def send_paused(ctx, order: np.ndarray, rate: float, extra_bytes: int) -> Genera
     )
     ctx.t = ctx.t + (extra_bytes * 8.0) / rate
     ctx.bytes_sent += extra_bytes
+    ctx.grid.add_bytes(ctx.t, extra_bytes)
     ctx.add_round(
         round=ctx.precopy_rounds,
         phase="stop_copy",

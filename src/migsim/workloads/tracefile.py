@@ -349,6 +349,13 @@ def _meta_json(name: str, meta: Mapping[bytes, bytes], key: str) -> Any:
         raise TraceError(f"{name}: metadata 'migsim.{key}' is not valid JSON ({exc})") from None
 
 
+def _np(arr: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """A pyarrow column as a numpy array (without importing pandas)."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
+    return arr.to_numpy(zero_copy_only=False)
+
+
 def _column(name: str, table: pa.Table, col: str, expect: pa.DataType) -> np.ndarray:
     if col not in table.column_names:
         raise TraceError(
@@ -359,9 +366,9 @@ def _column(name: str, table: pa.Table, col: str, expect: pa.DataType) -> np.nda
     if arr.type != expect:
         raise TraceError(f"{name}: column {col!r} has type {arr.type}, expected {expect}")
     if arr.null_count:
-        valid = np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), np.bool_)
+        valid = np.asarray(_np(arr.is_valid()), np.bool_)
         raise TraceError(f"{name}: column {col!r}, row {_first(~valid)}: null value")
-    return arr.to_numpy()
+    return _np(arr)
 
 
 def read_trace(path: str | os.PathLike[str], check: bool = True) -> Trace:
@@ -570,20 +577,20 @@ def import_trace(
     def col(c: str) -> pa.ChunkedArray:
         arr = table.column(c)
         if arr.null_count:
-            valid = np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), np.bool_)
+            valid = np.asarray(_np(arr.is_valid()), np.bool_)
             raise TraceError(f"{name}: column {c!r}, row {_first(~valid)}: missing value")
         return arr
 
     tarr = col(tcol)
     if not (pa.types.is_floating(tarr.type) or pa.types.is_integer(tarr.type)):
         raise TraceError(f"{name}: column {tcol!r} has type {tarr.type}, expected a number")
-    t = tarr.to_numpy().astype(np.float64) * scale
+    t = _np(tarr).astype(np.float64) * scale
     parr = col("page")
     if not pa.types.is_integer(parr.type):
         raise TraceError(f"{name}: column 'page' has type {parr.type}, expected an integer type")
-    page = parr.to_numpy().astype(np.int64)
+    page = _np(parr).astype(np.int64)
     if pa.types.is_unsigned_integer(parr.type):
-        raw = parr.to_numpy()
+        raw = _np(parr)
         if raw.size and raw.max() > np.iinfo(np.int64).max:
             raise TraceError(
                 f"{name}: column 'page', row {_first(raw > np.iinfo(np.int64).max)}: page too large"
@@ -591,9 +598,9 @@ def import_trace(
     if "is_write" in cols:
         warr = col("is_write")
         if pa.types.is_boolean(warr.type):
-            w = warr.to_numpy(zero_copy_only=False).astype(np.bool_)
+            w = _np(warr).astype(np.bool_)
         elif pa.types.is_integer(warr.type):
-            raw = warr.to_numpy()
+            raw = _np(warr)
             if ((raw != 0) & (raw != 1)).any():
                 i = _first((raw != 0) & (raw != 1))
                 raise TraceError(f"{name}: column 'is_write', row {i}: {raw[i]} is not 0 or 1")

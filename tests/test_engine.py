@@ -1,0 +1,156 @@
+"""Engine behaviour not covered by the reference-model, closed-form and property tests:
+chunk-size independence, the timeline, the trace contract, link sharing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import migsim
+from migsim.config import ConfigError, from_mapping
+from migsim.engine.link import alloc
+
+
+def _cfg(strategy: str, chunk: int = 65536, **opts):
+    wl = opts.pop("workload", {"name": "uniform", "rate": 3000})
+    return from_mapping(
+        {
+            "strategy": {"name": strategy, **opts},
+            "vm": {"memory": "16MiB"},
+            "link": {"bandwidth": "100Mbit/s"},
+            "workload": wl,
+            "engine": {"chunk_pages": chunk},
+            "seed": 3,
+        }
+    )
+
+
+def _strip(summary: dict) -> dict:
+    return {k: v for k, v in summary.items() if k != "config_json"}
+
+
+@settings(max_examples=12, deadline=None, derandomize=True)
+@given(
+    strategy=st.sampled_from(["stop_and_copy", "pre_copy", "post_copy", "hybrid"]),
+    chunk=st.integers(1, 5000),
+    rate_limit=st.sampled_from(["fixed", "dynamic"]),
+    prepaging=st.sampled_from(["none", "bubble", "multi_pivot"]),
+    stun=st.sampled_from([0, 500]),
+)
+def test_results_do_not_depend_on_chunk_size(strategy, chunk, rate_limit, prepaging, stun):
+    opts = {"rate_limit": rate_limit, "prepaging": prepaging, "stun_write_faults": stun}
+    a = migsim.simulate(_cfg(strategy, 65536, **opts))
+    b = migsim.simulate(_cfg(strategy, chunk, **opts))
+    assert _strip(a.summary) == _strip(b.summary)
+    assert a.rounds.equals(b.rounds)
+    assert a.timeline.equals(b.timeline)
+
+
+@pytest.mark.parametrize("strategy", ["stop_and_copy", "pre_copy", "post_copy", "hybrid"])
+def test_timeline_accounts_for_every_byte_and_the_lost_service(strategy):
+    res = migsim.simulate(_cfg(strategy, rate_limit="dynamic"))
+    tl = res.timeline.to_pydict()
+    step = res.config.engine.timeline_step
+    sent = sum(r * step / 8 for r in tl["send_rate_bps"])
+    assert sent == pytest.approx(res.summary["bytes_transferred"], rel=1e-9)
+    t = np.array(tl["t_s"])
+    assert np.allclose(np.diff(t), step)
+    assert t[-1] <= res.summary["total_time_s"] < t[-1] + step
+    lost = sum((1 - f) * step for f in tl["service_fraction"])
+    # the last bin is partial; the timeline's integral matches the summary within one bin
+    assert lost == pytest.approx(res.summary["app_lost_s"], abs=step)
+    assert tl["dirty_outstanding"][0] == res.extra["needed"].sum()
+    if strategy == "post_copy":  # pages only arrive: outstanding never grows
+        assert np.all(np.diff(tl["dirty_outstanding"]) <= 0)
+    assert max(tl["present_at_dest"]) <= res.extra["needed"].sum()
+
+
+def test_downtime_phase_has_no_service():
+    res = migsim.simulate(_cfg("stop_and_copy"))
+    tl = res.timeline.to_pydict()
+    inner = [f for f, ph in zip(tl["service_fraction"], tl["phase"], strict=True) if ph == "downtime"]
+    assert inner and max(inner[:-1]) < 1e-9
+
+
+def test_max_min_fair_link_sharing():
+    assert alloc(100, 200, 1000) == (100, 200)
+    assert alloc(1000, 300, 1000) == (700, 300)
+    assert alloc(300, 940, 1000) == (300, 700)
+    assert alloc(1000, 940, 1000) == (500, 500)
+
+
+def test_network_bound_service_follows_the_link_share():
+    """A fixed-rate pre-copy takes half of the NIC from a saturating sender (max-min), a
+    rate-limited one at 100 Mbit/s only 40 Mbit/s of its 940 Mbit/s."""
+    from migsim.workloads.base import BlockWorkload, ServiceModel
+
+    class Sender(BlockWorkload):
+        service = ServiceModel(baseline=940.0, unit="Mbit/s", network_demand_bps=940e6)
+
+        def _block(self, k):
+            return migsim.workloads.base.empty_touches()
+
+    migsim.workloads.base.GENERATORS["_test_sender"] = Sender
+    try:
+        for limit, frac in (("fixed", 500 / 940), ("dynamic", 900 / 940)):
+            cfg = from_mapping(
+                {
+                    "strategy": {"name": "pre_copy", "rate_limit": limit, "max_rounds": 1},
+                    "vm": {"memory": "16MiB", "state_bytes": 0},
+                    "link": {"bandwidth": "1Gbit/s"},
+                    "workload": {"name": "_test_sender"},
+                }
+            )
+            res = migsim.simulate(cfg)
+            pre = res.rounds.to_pylist()[0]
+            assert res.extra["lost_by_cause"]["rounds"] == pytest.approx(
+                (1 - frac) * pre["duration_s"], rel=1e-12
+            )
+    finally:
+        del migsim.workloads.base.GENERATORS["_test_sender"]
+
+
+def test_touching_a_page_outside_the_in_use_set_is_an_error():
+    from migsim.workloads.base import BlockWorkload, Touches
+
+    class Liar(BlockWorkload):
+        def in_use(self):
+            mask = np.zeros(self.memory_pages, dtype=bool)
+            mask[:10] = True
+            return mask
+
+        def _block(self, k):
+            return Touches(np.array([k + 1e-4]), np.array([42]), np.array([True]))
+
+    migsim.workloads.base.GENERATORS["_test_liar"] = Liar
+    try:
+        with pytest.raises(ConfigError, match="touches page 42"):
+            migsim.simulate(_cfg("pre_copy", workload={"name": "_test_liar"}))
+    finally:
+        del migsim.workloads.base.GENERATORS["_test_liar"]
+
+
+def test_stunning_caps_write_faults_per_round():
+    res = migsim.simulate(_cfg("pre_copy", stun_write_faults=100, max_rounds=5))
+    dirtied = res.rounds.column("dirtied").to_pylist()[:-1]
+    assert max(dirtied) <= 100
+    assert res.extra["lost_by_cause"]["rounds"] > 0
+
+
+def test_auto_converge_throttles_a_non_converging_guest():
+    wl = {"name": "uniform", "rate": 20000}
+    base = migsim.simulate(_cfg("pre_copy", workload=wl, switchover="qemu", max_rounds=12))
+    thr = migsim.simulate(
+        _cfg("pre_copy", workload=wl, switchover="qemu", max_rounds=12, auto_converge=True)
+    )
+    throttles = thr.rounds.column("throttle").to_pylist()
+    assert max(throttles) >= 0.2
+    assert thr.summary["downtime_s"] < base.summary["downtime_s"]
+
+
+def test_xbzrle_and_zero_pages_reduce_bytes():
+    plain = migsim.simulate(_cfg("pre_copy", zero_pages=False))
+    xbz = migsim.simulate(_cfg("pre_copy", zero_pages=False, compression="xbzrle"))
+    assert xbz.summary["bytes_transferred"] < plain.summary["bytes_transferred"]
