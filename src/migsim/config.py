@@ -246,6 +246,9 @@ def _as_number(section: str, key: str, value: Any, integer: bool) -> float | int
         number = float(value)
     except (TypeError, ValueError):
         raise ConfigError(f"{section}.{key}: expected a number, got {value!r}") from None
+    if number != number or (integer and number in (float("inf"), float("-inf"))):
+        what = "a whole number" if integer else "a number"
+        raise ConfigError(f"{section}.{key}: expected {what}, got {value!r}")
     if integer:
         if number != int(number):
             raise ConfigError(f"{section}.{key}: expected a whole number, got {value!r}")
