@@ -6,14 +6,14 @@ What it models (4 KiB pages; sizes absolute, so the same at any VM size that fit
 - a PostgreSQL buffer pool (``buffer_pool``, default ``auto`` = min(128 MiB, 1/4 of memory),
   PostgreSQL's default ``shared_buffers``), 80 % filled with data, the rest still zero. Its first
   pages hold a **hot set** of 560 pages (2.2 MiB: index roots, lock and transaction tables)
-  rewritten at 14,000 writes/s (each page about every 40 ms) and a **cold tail** of 5,300 pages
+  rewritten at 7,000 writes/s (each page about every 80 ms) and a **cold tail** of 5,300 pages
   (20.7 MiB) written at 2,300 writes/s (each page about every 2.3 s): together they give d(w)
   its fast rise and its saturation near 6-7k pages;
 - sequential **log** (WAL) writes: 20 new pages/s, 16 appends per page, circling a 2 MiB WAL
   buffer;
 - **checkpoint bursts**: every ``checkpoint_interval`` seconds (default 30 s, first at 10 s) the
   dirty data pages are written out during 1 s: 1,200 page-cache pages written at 3,600 writes/s;
-- **reads** dominate (about 2/3 of touches): 30,000 skewed buffer-pool reads/s, 2,000 page-cache
+- **reads** dominate (about 2/3 of touches): 20,000 skewed buffer-pool reads/s, 2,000 page-cache
   reads/s, backend heaps and the kernel;
 - the rest of memory is free (not in use): ballooning / free-page skipping leaves it out.
 
@@ -43,11 +43,11 @@ from migsim.workloads.generators._model import (
     shrink,
 )
 
-HOT_PAGES, HOT_RATE = 560, 14_000.0
+HOT_PAGES, HOT_RATE = 560, 7_000.0
 COLD_PAGES, COLD_RATE = 5_300, 2_300.0
 LOG_PAGES, LOG_RATE, LOG_REPEAT = 512, 20.0, 16
 CKPT_PAGES, CKPT_RATE, CKPT_LEN, CKPT_OFFSET = 1_200, 3_600.0, 1.0, 10.0
-BP_READ_RATE, PC_READ_RATE, HEAP_READ_RATE = 30_000.0, 2_000.0, 1_000.0
+BP_READ_RATE, PC_READ_RATE, HEAP_READ_RATE = 20_000.0, 2_000.0, 1_000.0
 
 
 @register("oltp")
