@@ -10,8 +10,8 @@ except PackageNotFoundError:  # running from a source tree without installation
 __all__ = ["__version__", "simulate"]
 
 
-def simulate(config):
+def simulate(config, workload=None):
     """Run one migration; see :func:`migsim.engine.core.simulate`."""
     from migsim.engine.core import simulate as _simulate
 
-    return _simulate(config)
+    return _simulate(config, workload)

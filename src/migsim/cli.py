@@ -130,13 +130,9 @@ def make_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     run.add_argument("--out", help="write summary/rounds/timeline Parquet files into DIR")
     run.set_defaults(func=_cmd_run)
-    try:
-        from migsim.cli_trace import add_trace_commands
-    except ModuleNotFoundError as exc:  # the trace commands live in their own module
-        if exc.name != "migsim.cli_trace":
-            raise
-    else:
-        add_trace_commands(sub)
+    from migsim.cli_trace import add_trace_commands
+
+    add_trace_commands(sub)
     return parser
 
 

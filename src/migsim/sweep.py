@@ -311,12 +311,13 @@ def _package_root() -> Path:
     return Path(migsim.__file__).resolve().parent
 
 
-def engine_fingerprint() -> str:
+def engine_fingerprint(root: str | os.PathLike[str] | None = None) -> str:
     """Hash of the sources that shape simulation results: ``engine/``, ``strategies/``,
     ``workloads/`` and the config, units and package modules. A Snakemake param of the
     simulate rule, so editing any of them reruns the simulations (and nothing else changes it).
+    ``root``: the package directory (default: the imported migsim).
     """
-    root = _package_root()
+    root = Path(root) if root is not None else _package_root()
     files: list[Path] = []
     for sub in ("engine", "strategies", "workloads"):
         files.extend((root / sub).rglob("*.py"))
@@ -324,10 +325,10 @@ def engine_fingerprint() -> str:
     return _tree_hash([f for f in files if f.is_file()], root)
 
 
-def analysis_fingerprint(*modules: str) -> str:
+def analysis_fingerprint(*modules: str, root: str | os.PathLike[str] | None = None) -> str:
     """Hash of ``migsim/analysis/<module>.py`` files (default: all of analysis/): a param of
     the figure and table rules, so editing plotting code reruns only those rules."""
-    root = _package_root()
+    root = Path(root) if root is not None else _package_root()
     adir = root / "analysis"
     files = [adir / f"{m}.py" for m in modules] if modules else list(adir.rglob("*.py"))
     return _tree_hash([f for f in files if f.is_file()], root)

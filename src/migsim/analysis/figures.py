@@ -31,6 +31,7 @@ import seaborn as sns
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
+from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 
 from migsim.analysis.metrics import HEADLINE, METRICS
 from migsim.units import format_rate
@@ -86,58 +87,83 @@ def _legend(fig: Figure, variants: Sequence[str], palette: dict[str, Any], ncol:
     fig.legend(handles=handles, loc="outside lower center", ncol=ncol, frameon=False)
 
 
-def _positive(values: np.ndarray) -> bool:
+def _wants_log(values: np.ndarray, span: float = 30.0) -> bool:
+    """Log scale when every value is positive and they span more than ``span``x."""
     finite = values[np.isfinite(values)]
-    return finite.size > 0 and bool(np.all(finite > 0))
+    return (
+        finite.size > 0 and bool(np.all(finite > 0)) and float(finite.max() / finite.min()) > span
+    )
+
+
+def _plain_log_ticks(ax: Any, axis: str = "y") -> None:
+    """Label a log axis with plain numbers (0.01, 0.1, 1, 10) instead of powers of ten."""
+    fmt = FuncFormatter(lambda v, _pos: f"{v:g}")
+    target = ax.yaxis if axis == "y" else ax.xaxis
+    target.set_major_formatter(fmt)
+    target.set_minor_formatter(NullFormatter())
 
 
 def headline(agg: pl.DataFrame, workload: str, variants: Sequence[str] | None = None) -> Figure:
     """(a) Total time, downtime, pages transferred and app degradation vs bandwidth for one
     workload: one line per variant (mean over seeds, bars = confidence interval), log axes
-    for bandwidth and for metrics spanning orders of magnitude. Several memory sizes get
-    one line style each."""
+    for bandwidth and for metrics spanning orders of magnitude. One memory size: a 2 x 2
+    grid; several: one column per memory size, one row per metric."""
     df = agg.filter(pl.col("workload") == workload).sort("bandwidth_bps")
     order = _order(df["variant"].to_list(), variants)
     palette = variant_palette(order)
     memories = df.select("memory", "memory_bytes").unique().sort("memory_bytes")["memory"]
-    styles = ("-", "--", ":", "-.")
+    memories = memories.to_list() or [""]
     with _style():
-        fig = Figure(figsize=(9, 7), layout="constrained")
-        axes = fig.subplots(2, 2, sharex=True).ravel()
-        for ax, metric in zip(axes, HEADLINE, strict=True):
+        if len(memories) == 1:
+            fig = Figure(figsize=(9, 7), layout="constrained")
+            grid = fig.subplots(2, 2, sharex=True).ravel()
+            panels = [(ax, metric, memories[0]) for ax, metric in zip(grid, HEADLINE, strict=True)]
+            bottom = list(grid[2:])
+        else:
+            fig = Figure(figsize=(4.2 * len(memories), 11), layout="constrained")
+            grid = fig.subplots(len(HEADLINE), len(memories), sharex=True, sharey="row")
+            panels = [
+                (grid[r, c], metric, mem)
+                for r, metric in enumerate(HEADLINE)
+                for c, mem in enumerate(memories)
+            ]
+            bottom = list(grid[-1, :])
+        for ax, metric, mem in panels:
             for i, v in enumerate(order):
-                for j, mem in enumerate(memories):
-                    d = df.filter((pl.col("variant") == v) & (pl.col("memory") == mem))
-                    if d.is_empty():
-                        continue
-                    x = d["bandwidth_bps"].to_numpy() / 1e9
-                    y = d[f"{metric}_mean"].to_numpy()
-                    err = np.vstack(
-                        [y - d[f"{metric}_lo"].to_numpy(), d[f"{metric}_hi"].to_numpy() - y]
-                    )
-                    ax.errorbar(
-                        x,
-                        y,
-                        yerr=np.clip(np.nan_to_num(err), 0, None),
-                        color=palette[v],
-                        marker=_MARKERS[i % len(_MARKERS)],
-                        linestyle=styles[j % len(styles)],
-                        capsize=3,
-                        markersize=5,
-                        label=v if j == 0 else None,
-                    )
+                d = df.filter((pl.col("variant") == v) & (pl.col("memory") == mem))
+                if d.is_empty():
+                    continue
+                x = d["bandwidth_bps"].to_numpy() / 1e9
+                y = d[f"{metric}_mean"].to_numpy()
+                err = np.vstack(
+                    [y - d[f"{metric}_lo"].to_numpy(), d[f"{metric}_hi"].to_numpy() - y]
+                )
+                ax.errorbar(
+                    x,
+                    y,
+                    yerr=np.clip(np.nan_to_num(err), 0, None),
+                    color=palette[v],
+                    marker=_MARKERS[i % len(_MARKERS)],
+                    capsize=3,
+                    markersize=5,
+                    label=v,
+                )
             ax.set_xscale("log")
-            if METRICS[metric].log and _positive(df[f"{metric}_mean"].to_numpy()):
+            _plain_log_ticks(ax, "x")
+            if METRICS[metric].log and _wants_log(df[f"{metric}_mean"].to_numpy()):
                 ax.set_yscale("log")
+                _plain_log_ticks(ax)
             ax.set_ylabel(_axis_label(metric))
-            ax.set_title(METRICS[metric].label)
-        for ax in axes[2:]:
+            title = (
+                METRICS[metric].label
+                if len(memories) == 1
+                else f"{METRICS[metric].label}, VM {mem}"
+            )
+            ax.set_title(title)
+        for ax in bottom:
             ax.set_xlabel("Link bandwidth (Gbit/s)")
-        mem_note = ", ".join(memories.to_list())
-        styles_note = (
-            "" if len(memories) < 2 else " (line styles: " + ", ".join(memories.to_list()) + ")"
-        )
-        fig.suptitle(f"{workload}: migration metrics vs bandwidth, VM {mem_note}{styles_note}")
+        vm = f", VM {memories[0]}" if len(memories) == 1 else ""
+        fig.suptitle(f"{workload}: migration metrics vs bandwidth{vm}")
         _legend(fig, order, palette)
     return fig
 
@@ -185,8 +211,9 @@ def bars(agg: pl.DataFrame, bandwidth: str, variants: Sequence[str] | None = Non
                     capsize=2,
                     error_kw={"elinewidth": 0.8},
                 )
-            if METRICS[metric].log and _positive(df[f"{metric}_mean"].to_numpy()):
+            if METRICS[metric].log and _wants_log(df[f"{metric}_mean"].to_numpy()):
                 ax.set_yscale("log")
+                _plain_log_ticks(ax)
             ax.set_ylabel(_axis_label(metric))
             ax.set_title(METRICS[metric].label)
             ax.set_xticks(x, workloads, rotation=20, ha="right")
@@ -233,12 +260,19 @@ def service_rate(
             ax.set_title(v, loc="left", fontsize="medium")
             ax.set_ylim(bottom=0)
         axes[-1].set_xlabel("Time since migration start (s)")
+        fig.legend(
+            handles=[
+                Patch(color="0.5", alpha=0.25, label="downtime"),
+                matplotlib.lines.Line2D([], [], color="0.3", linestyle=":", label="baseline"),
+            ],
+            loc="outside lower center",
+            ncol=2,
+            frameon=False,
+        )
         point = ""
         if not df.is_empty():
             point = f" ({df['bandwidth'][0]}, VM {df['memory'][0]}, seed {df['seed'][0]})"
-        fig.suptitle(
-            f"{workload}: application service rate during migration{point}; grey = downtime"
-        )
+        fig.suptitle(f"{workload}: service rate{point}")
     return fig
 
 
@@ -338,7 +372,10 @@ def precopy_rounds(
                     stop["round"], stop["mib"], linestyle="none", marker=mk,
                     markerfacecolor="none", color=palette[v], markersize=6,
                 )  # fmt: skip
-            ax.set_yscale("log")
+            if _wants_log(df["mib"].to_numpy(), span=10):
+                ax.set_yscale("log")
+                _plain_log_ticks(ax)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_title(w)
             ax.set_xlabel("Round")
             ax.set_ylabel("Sent in round (MiB)")
@@ -376,6 +413,7 @@ def dw_curves(dw: pl.DataFrame) -> Figure:
                 color=palette[w], alpha=0.15, linewidth=0,
             )  # fmt: skip
         ax.set_xscale("log")
+        _plain_log_ticks(ax, "x")
         if (dw["mean"] > 0).any():
             ax.set_yscale("log")
         ax.set_xlabel("Window length w (s)")

@@ -189,44 +189,50 @@ def winners(
     agg: pl.LazyFrame | pl.DataFrame,
     metrics: Sequence[str] = (*HEADLINE, "network_faults"),
     keys: Sequence[str] = ("workload", "bandwidth", "bandwidth_bps", "memory", "memory_bytes"),
-    rel_tol: float = 1e-9,
+    variants: Sequence[str] | None = None,
+    rel_tol: float = 1e-6,
 ) -> pl.LazyFrame:
     """For each group of ``keys`` and each metric, the variant with the lowest mean.
 
-    Ties (within ``rel_tol``) are broken by the lower mean total time, then by name; the
-    number of variants tied for the best is reported too. Columns: the keys, ``metric``,
-    ``winner``, ``value`` (its mean), ``runner_up``, ``margin`` (runner-up / winner - 1, null
-    when the winner's mean is 0) and
-    ``ties``.
+    Variants within ``rel_tol`` (relative) of the best are tied; among them the one with the
+    lowest mean total time wins, then the first in ``variants`` (config order), then by
+    name. Columns: the keys, ``metric``, ``winner``, ``value`` (its mean), ``ties`` (variants
+    tied for the best, >= 1), ``runner_up`` (best of the others), ``margin`` (runner-up /
+    winner - 1, null when the winner's mean is 0 or there is no runner-up).
     """
     lf = agg.lazy()
     keys = [k for k in keys if k in lf.collect_schema().names()]
+    rank = {v: i for i, v in enumerate(variants or ())}
     parts = []
     for col in metrics:
-        m = f"{col}_mean"
-        ranked = lf.select(
+        base = lf.select(
             *keys,
             "variant",
-            pl.col(m).alias("value"),
+            pl.col(f"{col}_mean").alias("value"),
             pl.col("total_time_s_mean").alias("_tt"),
-        ).sort([*keys, "value", "_tt", "variant"], nulls_last=True)
-        best = pl.col("value").first()
+            pl.col("variant")
+            .replace_strict(rank, default=len(rank), return_dtype=pl.Int64)
+            .alias("_rank"),
+        ).filter(pl.col("value").is_not_null() & pl.col("value").is_not_nan())
+        best = pl.col("value").min().over(keys)
+        tied = pl.col("value") <= best + rel_tol * best.abs()
+        ranked = base.with_columns(tied.alias("_tied")).sort(
+            [*keys, "_tied", "_tt", "_rank", "variant"],
+            descending=[False] * len(keys) + [True, False, False, False],
+        )
+        others = pl.col("value").filter(pl.col("variant") != pl.col("variant").first())
+        others_name = pl.col("variant").filter(pl.col("variant") != pl.col("variant").first())
         parts.append(
             ranked.group_by(keys, maintain_order=True).agg(
                 pl.lit(col).alias("metric"),
                 pl.col("variant").first().alias("winner"),
-                best.alias("value"),
-                pl.col("variant").get(1, null_on_oob=True).alias("runner_up"),
-                pl.when(best != 0)
-                .then(pl.col("value").get(1, null_on_oob=True) / best - 1)
+                pl.col("value").first().alias("value"),
+                pl.col("_tied").sum().cast(pl.Int64).alias("ties"),
+                others_name.sort_by(others).first().alias("runner_up"),
+                pl.when(pl.col("value").first() != 0)
+                .then(others.min() / pl.col("value").first() - 1)
                 .otherwise(None)
                 .alias("margin"),
-                (
-                    (pl.col("value") - best).abs()
-                    <= rel_tol * pl.max_horizontal(best.abs(), pl.lit(1e-300))
-                )
-                .sum()
-                .alias("ties"),
             )
         )
     sort = [k for k in ("workload", "memory_bytes", "bandwidth_bps") if k in keys]

@@ -47,7 +47,7 @@ def _num(x: float | None, digits: int = 3) -> str:
     if x == 0:
         return "0"
     ax = abs(x)
-    if ax >= 10 ** (digits + 2) or ax < 10 ** -(digits + 1):
+    if ax >= 1e7 or ax < 10 ** -(digits + 1):
         return f"{x:.{digits - 1}e}"
     return f"{x:.{digits}g}" if ax < 10**digits else f"{x:.0f}"
 

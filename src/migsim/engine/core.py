@@ -106,8 +106,11 @@ def _initial_zero(workload: Workload, start: float, in_use: np.ndarray) -> np.nd
     return zero
 
 
-def simulate(config: RunConfig) -> RunResult:
+def simulate(config: RunConfig, workload: Workload | None = None) -> RunResult:
     """Simulate one live migration.
+
+    ``workload``: an already built workload (e.g. a trace held in memory) to use instead of
+    building ``config.workload``; the config still names it for provenance.
 
     Returns a :class:`RunResult` with the one-row summary, the rounds table and the timeline
     (see :mod:`migsim.engine.result`), the config, and the wall runtime in seconds. The same
@@ -117,7 +120,8 @@ def simulate(config: RunConfig) -> RunResult:
 
     wall0 = time.perf_counter()
     cfg = config
-    workload = make_workload(cfg.workload, cfg.vm, cfg.seed)
+    if workload is None:
+        workload = make_workload(cfg.workload, cfg.vm, cfg.seed)
     in_use = np.asarray(workload.in_use(), dtype=np.bool_)
     needed = in_use.copy() if cfg.strategy.dsb else np.ones(cfg.vm.pages, dtype=np.bool_)
     zero = _initial_zero(workload, cfg.workload.start, in_use)

@@ -398,6 +398,8 @@ def postcopy_run(
         if arrive > t_last:
             t_last = arrive
         if s == 2:
+            # the fault (at ti) updates the pivots before the next pick (at push_end > ti)
+            add_pivot(piv, pstate, p, mode)
             nxt = pick_next(st, piv, pstate, mode, dual)
             if nxt >= 0:
                 st[nxt] = 2
@@ -416,7 +418,8 @@ def postcopy_run(
         lag = lag + stall / vcpus
         stall_sum = stall_sum + stall
         _spread(grid_lost, ti, ti + stall, 1.0 / vcpus, step, cap)
-        add_pivot(piv, pstate, p, mode)
+        if s != 2:
+            add_pivot(piv, pstate, p, mode)
         tpos += 1
     fs[QF_LAG] = lag
     fs[QF_PUSHEND] = push_end

@@ -6,6 +6,7 @@ wall runtime is kept apart in :attr:`RunResult.runtime_s` (JSON output and logs 
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
@@ -94,9 +95,16 @@ def _version(dist: str) -> str:
         return "unknown"
 
 
+@functools.cache
+def _library_versions() -> tuple[tuple[str, str], ...]:
+    return tuple(
+        (d, _version(d)) for d in ("migsim", "numpy", "numba", "simpy", "polars", "pyarrow")
+    )
+
+
 def library_versions() -> dict[str, str]:
     """Versions of the libraries that shape a result (recorded in every result file)."""
-    return {d: _version(d) for d in ("migsim", "numpy", "numba", "simpy", "polars", "pyarrow")}
+    return dict(_library_versions())
 
 
 def provenance_metadata(config: RunConfig | dict[str, Any] | None = None) -> dict[bytes, bytes]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Generator
 
+import numpy as np
+
 from migsim.strategies.post_copy import postcopy_phase
 from migsim.strategies.pre_copy import precopy_phase
 
@@ -14,7 +16,8 @@ def run(ctx) -> Generator:
     st = ctx.cfg.strategy
     yield from precopy_phase(ctx, min(st.max_rounds, st.precopy_rounds))
     reason = ctx.stop_reason
-    yield from postcopy_phase(ctx, ctx.remaining.copy())
-    if ctx.stop_reason != "demand_timeout":
-        ctx.stop_reason = reason
+    absent = np.zeros(ctx.memory_pages, dtype=np.bool_)
+    absent[ctx.remaining] = True
+    yield from postcopy_phase(ctx, absent)
+    ctx.stop_reason = reason  # the pre-copy one (docs/semantics.md, Hybrid)
     ctx.converged = reason == "converged"

@@ -35,12 +35,12 @@ class WriteBuffer:
 
 def _refill(ctx, buf: WriteBuffer, pos: int) -> WriteBuffer:
     part = ctx.stream.fetch()
-    w = part.is_write
-    return WriteBuffer(
-        np.concatenate([buf.g[pos:], part.t[w]]),
-        np.concatenate([buf.p[pos:], part.page[w]]),
-        ctx.stream.cover,
-    )
+    g, p = part.t, part.page
+    if not part.is_write.all():
+        g, p = g[part.is_write], p[part.is_write]
+    if pos < buf.g.shape[0]:
+        g, p = np.concatenate([buf.g[pos:], g]), np.concatenate([buf.p[pos:], p])
+    return WriteBuffer(g, p, ctx.stream.cover)
 
 
 def queue(ctx, mask: np.ndarray) -> np.ndarray:
@@ -173,7 +173,7 @@ def send_paused(ctx, order: np.ndarray, rate: float, extra_bytes: int) -> Genera
 
 def precopy_phase(ctx, max_rounds: int) -> Generator:
     """The iterative rounds while the guest runs on the source. Leaves in ``ctx.remaining``
-    the pages whose destination copy is stale, and sets the stop reason."""
+    the pages whose destination copy is stale (in scan order), and sets the stop reason."""
     st = ctx.cfg.strategy
     link = ctx.cfg.link
     cap = link.capacity_bps
@@ -182,16 +182,15 @@ def precopy_phase(ctx, max_rounds: int) -> Generator:
     page = ctx.page_size
     hdr = st.page_header_bytes
     ctx._writes = WriteBuffer.empty(ctx.stream.cover)
-    mask = ctx.pages.needed.copy()
+    order = queue(ctx, ctx.pages.needed)
+    ctx.pages.written[:] = False
     limit = cap if st.rate_limit == "fixed" else st.min_rate
     throttle, high, total_sent, prev_sent = 0.0, 0, 0, -1
     k = 0
     while True:
         speed = 1.0 - throttle
         mig, app = alloc(limit, demand * speed, cap)
-        order = queue(ctx, mask)
         t_k, to_send = ctx.t, int(order.shape[0])
-        ctx.pages.written[:] = False
         sent, skipped, nbytes, _, faults, stunned, g_stun, t_stun = yield from run_round(
             ctx, order, mig, speed, skip=st.skip, stun=st.stun_write_faults, writes=True
         )
@@ -221,7 +220,9 @@ def precopy_phase(ctx, max_rounds: int) -> Generator:
             throttle=throttle,
         )
         total_sent += sent
-        mask = ctx.pages.written.copy()
+        # the next queue: pages written this round (Xen's dirty bitmap), then clear the bitmap
+        order = queue(ctx, ctx.pages.written)
+        ctx.pages.written[order] = False
         rem = int(faults)
         n = k + 1
         ctx.precopy_rounds = n
@@ -255,7 +256,7 @@ def precopy_phase(ctx, max_rounds: int) -> Generator:
         if reason is not None:
             ctx.stop_reason = reason
             ctx.converged = reason == "converged"
-            ctx.remaining = mask
+            ctx.remaining = order
             ctx.touches_processed += ctx.stream.count_before(ctx.g)
             return
         if st.rate_limit == "dynamic":
@@ -269,7 +270,7 @@ def run(ctx) -> Generator:
     yield from precopy_phase(ctx, ctx.cfg.strategy.max_rounds)
     ctx.pause(ctx.t)
     rate = final_rate(ctx.cfg.strategy, ctx.cfg.link)
-    yield from send_paused(ctx, queue(ctx, ctx.remaining), rate, ctx.cfg.vm.state_bytes)
+    yield from send_paused(ctx, ctx.remaining, rate, ctx.cfg.vm.state_bytes)
     resume = ctx.t + ctx.cfg.vm.resume_time
     ctx.t_end = resume
     ctx.resume(resume)

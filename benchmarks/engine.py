@@ -1,0 +1,150 @@
+"""Engine throughput and memory benchmark (run by hand, not in CI).
+
+    .venv/bin/python benchmarks/engine.py [--repeat 5] [--sizes 1GiB,4GiB] [--ref-memory 64MiB]
+
+For pre-copy (fixed and dynamic rate limit) and post-copy (bubbling) on the ``oltp`` and
+``uniform`` workloads at each VM size, prints the median over ``--repeat`` runs of
+
+* page-events/s: (pages sent + trace touches processed) / wall seconds of ``simulate``;
+* peak RSS growth during the run (MiB), sampled from /proc every 2 ms, beyond the process's
+  RSS after the workload object and the JIT are warm;
+* the ratio of the engine's page-events/s to the independent reference model's
+  (tests/reference), both timed in this invocation on the same config at ``--ref-memory``.
+
+Targets (issue 2): pre-copy >= 50 M page-events/s and >= 60x the reference; post-copy
+>= 10 M page-events/s; a 4 GiB VM within 150 MiB beyond its trace.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # for tests.reference
+
+import migsim  # noqa: E402
+from migsim.config import WorkloadSpec, from_mapping  # noqa: E402
+from migsim.units import parse_size  # noqa: E402
+
+CASES = {
+    "pre_copy/fixed": {"name": "pre_copy"},
+    "pre_copy/dynamic": {"name": "pre_copy", "rate_limit": "dynamic"},
+    "post_copy/bubble": {"name": "post_copy", "prepaging": "bubble"},
+}
+WORKLOADS = {
+    "oltp": {"name": "oltp"},
+    # 20k writes/s over a hot set of 1/16 of memory (64k pages at 1 GiB)
+    "uniform": {"name": "uniform", "rate": 20000, "hot_fraction": 1 / 16},
+}
+
+
+def rss_mib() -> float:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+class PeakRSS:
+    """Sample RSS every 2 ms in a thread; ``peak`` is the maximum seen."""
+
+    def __enter__(self) -> PeakRSS:
+        self.peak = rss_mib()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.002):
+            self.peak = max(self.peak, rss_mib())
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, rss_mib())
+
+
+def config(strategy: dict, workload: dict, memory: str, bandwidth: str = "1Gbit/s"):
+    workload = dict(workload)
+    if "hot_fraction" in workload:
+        pages = parse_size(memory) // 4096
+        workload["pages"] = max(1, int(pages * workload.pop("hot_fraction")))
+    return from_mapping(
+        {
+            "strategy": strategy,
+            "workload": workload,
+            "vm": {"memory": memory},
+            "link": {"bandwidth": bandwidth},
+        }
+    )
+
+
+def bench_engine(cfg, repeat: int) -> tuple[float, float, int]:
+    """Median page-events/s, median peak RSS growth (MiB), page events."""
+    small = replace(cfg, vm=replace(cfg.vm, memory_bytes=4 * 2**20), workload=WorkloadSpec("idle"))
+    migsim.simulate(small)  # warm the JIT and imports
+    rates, growth, events = [], [], 0
+    for _ in range(repeat):
+        base = rss_mib()
+        with PeakRSS() as mem:
+            t0 = time.perf_counter()
+            res = migsim.simulate(cfg)
+            dt = time.perf_counter() - t0
+        events = res.summary["page_events"]
+        rates.append(events / dt)
+        growth.append(mem.peak - base)
+        del res
+    return statistics.median(rates), statistics.median(growth), events
+
+
+def bench_reference(cfg, repeat: int) -> float:
+    from tests.reference.model import reference_simulate
+
+    engine_events = migsim.simulate(cfg).summary["page_events"]
+    rates = []
+    for _ in range(max(1, repeat // 2)):
+        t0 = time.perf_counter()
+        reference_simulate(cfg)
+        rates.append(engine_events / (time.perf_counter() - t0))
+    return statistics.median(rates)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--sizes", default="1GiB,4GiB")
+    ap.add_argument("--ref-memory", default="64MiB")
+    ap.add_argument("--workloads", default="oltp,uniform")
+    args = ap.parse_args()
+    print(f"migsim {migsim.__version__}; medians of {args.repeat} runs; link 1 Gbit/s")
+    header = (
+        f"{'case':18} {'workload':9} {'memory':7} {'events':>10} {'Mev/s':>7} "
+        f"{'RSS+MiB':>8} {'ref Mev/s':>9} {'ratio':>6}"
+    )
+    print(header)
+    print("-" * len(header))
+    for wl_name in args.workloads.split(","):
+        wl = WORKLOADS[wl_name]
+        for case, strat in CASES.items():
+            ref_cfg = config(strat, wl, args.ref_memory)
+            ref_rate = bench_reference(ref_cfg, args.repeat)
+            eng_small, _, _ = bench_engine(ref_cfg, args.repeat)
+            for size in args.sizes.split(","):
+                rate, growth, events = bench_engine(config(strat, wl, size), args.repeat)
+                print(
+                    f"{case:18} {wl_name:9} {size:7} {events:>10} {rate / 1e6:7.1f} "
+                    f"{growth:8.1f} {ref_rate / 1e6:9.3f} {eng_small / ref_rate:6.0f}",
+                    flush=True,
+                )
+
+
+if __name__ == "__main__":
+    main()
