@@ -5,7 +5,9 @@
 For pre-copy (fixed and dynamic rate limit) and post-copy (bubbling) on the ``oltp`` and
 ``uniform`` workloads at each VM size, prints the median over ``--repeat`` runs of
 
-* page-events/s: (pages sent + trace touches processed) / wall seconds of ``simulate``;
+* page-events/s: (pages sent + trace touches processed) / wall seconds of ``simulate``, on a
+  trace materialized in memory beforehand (``--span`` seconds, looped), so that trace
+  generation is not timed (benchmarks/traces.py times that);
 * peak RSS growth during the run (MiB), sampled from /proc every 2 ms, beyond the process's
   RSS after the workload object and the JIT are warm;
 * the ratio of the engine's page-events/s to the independent reference model's
@@ -87,8 +89,17 @@ def config(strategy: dict, workload: dict, memory: str, bandwidth: str = "1Gbit/
     )
 
 
-def bench_engine(cfg, repeat: int) -> tuple[float, float, int]:
+def in_memory(cfg, span: float):
+    """The run's workload materialized for ``span`` seconds and replayed in a loop."""
+    from migsim.workloads import make_workload
+    from migsim.workloads.tracefile import TraceWorkload, materialize
+
+    return TraceWorkload(materialize(make_workload(cfg.workload, cfg.vm, cfg.seed), span))
+
+
+def bench_engine(cfg, repeat: int, span: float) -> tuple[float, float, int]:
     """Median page-events/s, median peak RSS growth (MiB), page events."""
+    workload = in_memory(cfg, span)
     small = replace(cfg, vm=replace(cfg.vm, memory_bytes=4 * 2**20), workload=WorkloadSpec("idle"))
     migsim.simulate(small)  # warm the JIT and imports
     rates, growth, events = [], [], 0
@@ -96,7 +107,7 @@ def bench_engine(cfg, repeat: int) -> tuple[float, float, int]:
         base = rss_mib()
         with PeakRSS() as mem:
             t0 = time.perf_counter()
-            res = migsim.simulate(cfg)
+            res = migsim.simulate(cfg, workload)
             dt = time.perf_counter() - t0
         events = res.summary["page_events"]
         rates.append(events / dt)
@@ -105,14 +116,15 @@ def bench_engine(cfg, repeat: int) -> tuple[float, float, int]:
     return statistics.median(rates), statistics.median(growth), events
 
 
-def bench_reference(cfg, repeat: int) -> float:
+def bench_reference(cfg, repeat: int, span: float) -> float:
     from tests.reference.model import reference_simulate
 
-    engine_events = migsim.simulate(cfg).summary["page_events"]
+    workload = in_memory(cfg, span)
+    engine_events = migsim.simulate(cfg, workload).summary["page_events"]
     rates = []
     for _ in range(max(1, repeat // 2)):
         t0 = time.perf_counter()
-        reference_simulate(cfg)
+        reference_simulate(cfg, workload)
         rates.append(engine_events / (time.perf_counter() - t0))
     return statistics.median(rates)
 
@@ -123,6 +135,7 @@ def main() -> None:
     ap.add_argument("--sizes", default="1GiB,4GiB")
     ap.add_argument("--ref-memory", default="64MiB")
     ap.add_argument("--workloads", default="oltp,uniform")
+    ap.add_argument("--span", type=float, default=60.0, help="trace seconds held in memory")
     args = ap.parse_args()
     print(f"migsim {migsim.__version__}; medians of {args.repeat} runs; link 1 Gbit/s")
     header = (
@@ -135,10 +148,12 @@ def main() -> None:
         wl = WORKLOADS[wl_name]
         for case, strat in CASES.items():
             ref_cfg = config(strat, wl, args.ref_memory)
-            ref_rate = bench_reference(ref_cfg, args.repeat)
-            eng_small, _, _ = bench_engine(ref_cfg, args.repeat)
+            ref_rate = bench_reference(ref_cfg, args.repeat, args.span)
+            eng_small, _, _ = bench_engine(ref_cfg, args.repeat, args.span)
             for size in args.sizes.split(","):
-                rate, growth, events = bench_engine(config(strat, wl, size), args.repeat)
+                rate, growth, events = bench_engine(
+                    config(strat, wl, size), args.repeat, args.span
+                )
                 print(
                     f"{case:18} {wl_name:9} {size:7} {events:>10} {rate / 1e6:7.1f} "
                     f"{growth:8.1f} {ref_rate / 1e6:9.3f} {eng_small / ref_rate:6.0f}",

@@ -93,6 +93,7 @@ def precopy_run(
     end_pos,
     w_g,
     w_p,
+    w_w,
     cover_g,
     finish,
     skip,
@@ -150,6 +151,9 @@ def precopy_run(
                 tw = tk + (w_g[wpos] - gk) / v
                 if not tw < T:
                     break
+                if not w_w[wpos]:  # reads do not dirty pages
+                    wpos += 1
+                    continue
                 while gj * step < tw and gj < cap:
                     grid_stale[gj] = stale
                     grid_present[gj] = present

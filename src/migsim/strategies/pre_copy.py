@@ -22,25 +22,31 @@ __all__ = ["WriteBuffer", "precopy_phase", "queue", "run", "run_round", "send_pa
 
 @dataclass
 class WriteBuffer:
-    """Buffered writes (guest time, page) not yet applied, and the guest time they cover."""
+    """Buffered touches (guest time, page, is_write) not yet applied, and the guest time up
+    to which the buffer is complete. Reads pass through the kernel, which skips them."""
 
     g: np.ndarray
     p: np.ndarray
+    w: np.ndarray
     cover: float
 
     @classmethod
     def empty(cls, cover: float) -> WriteBuffer:
-        return cls(np.empty(0), np.empty(0, dtype=np.int64), cover)
+        return cls(np.empty(0), np.empty(0, dtype=np.int64), np.empty(0, dtype=np.bool_), cover)
+
+    def tail(self, pos: int) -> WriteBuffer:
+        """The buffer without its first ``pos`` touches."""
+        return WriteBuffer(self.g[pos:], self.p[pos:], self.w[pos:], self.cover)
 
 
 def _refill(ctx, buf: WriteBuffer, pos: int) -> WriteBuffer:
     part = ctx.stream.fetch()
-    g, p = part.t, part.page
-    if not part.is_write.all():
-        g, p = g[part.is_write], p[part.is_write]
+    g, p, w = part.t, part.page, part.is_write
     if pos < buf.g.shape[0]:
-        g, p = np.concatenate([buf.g[pos:], g]), np.concatenate([buf.p[pos:], p])
-    return WriteBuffer(g, p, ctx.stream.cover)
+        g = np.concatenate([buf.g[pos:], g])
+        p = np.concatenate([buf.p[pos:], p])
+        w = np.concatenate([buf.w[pos:], w])
+    return WriteBuffer(g, p, w, ctx.stream.cover)
 
 
 def queue(ctx, mask: np.ndarray) -> np.ndarray:
@@ -50,8 +56,8 @@ def queue(ctx, mask: np.ndarray) -> np.ndarray:
         if perm is None:
             perm = np.random.default_rng(ctx.cfg.seed).permutation(ctx.memory_pages)
             ctx._perm = perm
-        return perm[mask[perm]].astype(np.int64)
-    return np.flatnonzero(mask).astype(np.int64)
+        return perm[mask[perm]].astype(np.int64, copy=False)
+    return np.flatnonzero(mask).astype(np.int64, copy=False)
 
 
 def run_round(
@@ -91,6 +97,7 @@ def run_round(
                 end,
                 buf.g,
                 buf.p,
+                buf.w,
                 buf.cover,
                 finish,
                 skip,
@@ -121,7 +128,7 @@ def run_round(
         if finish:
             break
     if writes:
-        ctx._writes = WriteBuffer(buf.g[is_[K.PI_WPOS] :], buf.p[is_[K.PI_WPOS] :], buf.cover)
+        ctx._writes = buf.tail(int(is_[K.PI_WPOS]))
     ctx.t = float(fs[K.PF_T])
     ctx.stale_count = int(is_[K.PI_STALE])
     ctx.present_count = int(is_[K.PI_PRESENT])

@@ -54,6 +54,8 @@ class Touches(NamedTuple):
         """Concatenate time-ordered, adjacent parts."""
         if not parts:
             return empty_touches()
+        if len(parts) == 1:
+            return parts[0]
         return Touches(
             np.concatenate([p.t for p in parts]),
             np.concatenate([p.page for p in parts]),

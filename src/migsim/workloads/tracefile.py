@@ -506,7 +506,10 @@ class TraceWorkload:
             base = self.trace.touches.slice(t0 - m * span, t1 - m * span)
             if not len(base):
                 continue
-            t = base.t + m * span if m else base.t
+            if m == 0:  # the slice is already within [t0, t1)
+                parts.append(base)
+                continue
+            t = base.t + m * span
             keep = (t >= t0) & (t < t1)
             parts.append(Touches(t[keep], base.page[keep], base.is_write[keep]))
         return Touches.concat(parts)
