@@ -164,3 +164,30 @@ def test_rate_round_trip(bps):
 @pytest.mark.parametrize("seconds", [2.0, 0.3, 0.005, 2e-4, 3e-6])
 def test_duration_round_trip(seconds):
     assert parse_duration(format_duration(seconds)) == pytest.approx(seconds, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("text", "bps"),
+    [
+        ("1GBps", 8e9),
+        ("100MBps", 800e6),
+        ("1Gbps", 1e9),
+        ("8KiB/s", 8 * 8 * 1024),
+        ("2MiB/s", 2 * 8 * 2**20),
+        ("3kb/s", 3e3),
+        ("3kB/s", 24e3),
+    ],
+)
+def test_rate_bytes_and_bits_follow_the_case_of_b(text, bps):
+    assert parse_rate(text) == pytest.approx(bps)
+
+
+def test_rate_errors_echo_the_text_as_typed_and_list_real_units():
+    with pytest.raises(UnitError) as err:
+        parse_rate("-5Mbit/s")
+    assert "'-5Mbit/s'" in str(err.value)
+    with pytest.raises(UnitError) as err:
+        parse_rate("5Mbats/s")
+    assert "'Mbats/s'" in str(err.value) and "MiB/s" in str(err.value)
+    for unit in ("kbit/s", "Mbps", "GB/s", "KiB/s"):
+        assert parse_rate(f"2{unit}") > 0

@@ -220,7 +220,7 @@ _SECTIONS = {
 }
 
 
-def _as_bool(section: str, key: str, value: Any) -> bool:
+def _as_bool(name: str, value: Any) -> bool:
     if isinstance(value, bool):
         return value
     if isinstance(value, str) and value.lower() in (
@@ -236,28 +236,31 @@ def _as_bool(section: str, key: str, value: Any) -> bool:
         return value.lower() in ("true", "yes", "on", "1")
     if isinstance(value, int) and value in (0, 1):
         return bool(value)
-    raise ConfigError(f"{section}.{key}: expected true or false, got {value!r}")
+    raise ConfigError(f"{name}: expected true or false, got {value!r}")
 
 
-def _as_number(section: str, key: str, value: Any, integer: bool) -> float | int:
+def _as_number(name: str, value: Any, integer: bool) -> float | int:
     if isinstance(value, bool):
-        raise ConfigError(f"{section}.{key}: expected a number, got {value!r}")
+        raise ConfigError(f"{name}: expected a number, got {value!r}")
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise ConfigError(f"{section}.{key}: expected a number, got {value!r}") from None
+        raise ConfigError(f"{name}: expected a number, got {value!r}") from None
     if number != number or (integer and number in (float("inf"), float("-inf"))):
         what = "a whole number" if integer else "a number"
-        raise ConfigError(f"{section}.{key}: expected {what}, got {value!r}")
+        raise ConfigError(f"{name}: expected {what}, got {value!r}")
     if integer:
         if number != int(number):
-            raise ConfigError(f"{section}.{key}: expected a whole number, got {value!r}")
+            raise ConfigError(f"{name}: expected a whole number, got {value!r}")
         return int(number)
     return number
 
 
+_FIELD_NAMES = {(sec, field): alias for (sec, alias), field in _ALIASES.items()}
+
+
 def _convert(section: str, key: str, value: Any, ftype: Any) -> Any:
-    name = f"{section}.{key}"
+    name = f"{section}.{_FIELD_NAMES.get((section, key), key)}"
     try:
         if (section, key) in _CHOICES:
             allowed = _CHOICES[(section, key)]
@@ -277,11 +280,11 @@ def _convert(section: str, key: str, value: Any, ftype: Any) -> Any:
         ):
             return parse_size(value)
         if ftype in ("bool", bool):
-            return _as_bool(section, key, value)
+            return _as_bool(name, value)
         if ftype in ("int", int):
-            return _as_number(section, key, value, integer=True)
+            return _as_number(name, value, integer=True)
         if ftype in ("float", float):
-            return _as_number(section, key, value, integer=False)
+            return _as_number(name, value, integer=False)
     except UnitError as exc:
         raise ConfigError(f"{name}: {exc}") from None
     return value
@@ -403,7 +406,7 @@ def from_mapping(data: Mapping[str, Any]) -> RunConfig:
         raise ConfigError(f"workload.loop: {loop!r} is not one of loop, reject")
     params = tuple(sorted(wl.items()))
     parts["workload"] = WorkloadSpec(name=name, start=start, loop=loop, params=params)
-    seed = _as_number("run", "seed", data.get("seed", 0), integer=True)
+    seed = _as_number("seed", data.get("seed", 0), integer=True)
     cfg = RunConfig(seed=int(seed), **parts)
     _check_ranges(cfg)
     return cfg

@@ -46,26 +46,24 @@ _SIZE_UNITS: dict[str, float] = {
     "g": 2**30,
 }
 
-# bits per second
-_RATE_UNITS: dict[str, float] = {
-    "": 1,
-    "bit/s": 1,
-    "bps": 1,
-    "kbit/s": 1e3,
-    "kbps": 1e3,
-    "mbit/s": 1e6,
-    "mbps": 1e6,
-    "gbit/s": 1e9,
-    "gbps": 1e9,
-    "tbit/s": 1e12,
-    "b/s": 8,
-    "kb/s": 8e3,
-    "mb/s": 8e6,
-    "gb/s": 8e9,
-    "kib/s": 8 * 2**10,
-    "mib/s": 8 * 2**20,
-    "gib/s": 8 * 2**30,
+# rates: a decimal (k, M, G, T) or binary (Ki, Mi, Gi) prefix, then bits ("bit", "b") or bytes
+# ("B"), then "/s" or "ps". Case matters for b/B only; "bps" and "bit/s" alone are bits.
+_RATE_RE = re.compile(r"^(?P<prefix>[kKmMgGtT]i?)?(?P<base>bit|b|B)(?:/s|ps)$")
+_RATE_PREFIX = {
+    "": 1.0,
+    "k": 1e3,
+    "m": 1e6,
+    "g": 1e9,
+    "t": 1e12,
+    "ki": 2.0**10,
+    "mi": 2.0**20,
+    "gi": 2.0**30,
+    "ti": 2.0**40,
 }
+_RATE_EXAMPLES = (
+    "bit/s, kbit/s, Mbit/s, Gbit/s, bps, kbps, Mbps, Gbps (bits); "
+    "B/s, kB/s, MB/s, GB/s, KiB/s, MiB/s, GiB/s, MBps, GBps (bytes)"
+)
 
 _DURATION_UNITS: dict[str, float] = {
     "": 1,
@@ -107,15 +105,6 @@ def _parse(text: str | float | int, table: dict[str, float], kind: str, case: bo
     return value
 
 
-def _rate_key(unit: str) -> str:
-    # Bytes (B) versus bits (b) matter for rates: "MB/s" is megabytes, "Mb/s" megabits.
-    if unit.endswith("B/s"):
-        return unit[:-3].lower() + "b/s"
-    if unit.lower().endswith("b/s") and unit.endswith("b/s"):
-        return unit[:-3].lower() + "bit/s"
-    return unit.lower()
-
-
 def parse_size(text: str | float | int) -> int:
     """Parse a size such as ``"512MiB"``, ``"512MB"`` or ``4096`` to whole bytes."""
     value = _parse(text, _SIZE_UNITS, "size", case=False)
@@ -125,12 +114,32 @@ def parse_size(text: str | float | int) -> int:
 
 
 def parse_rate(text: str | float | int) -> float:
-    """Parse a rate such as ``"128Mbit/s"``, ``"1Gbps"`` or ``"100MB/s"`` to bit/s."""
-    if isinstance(text, str):
-        m = _NUM.match(text)
-        if m and m.group(2):
-            text = m.group(1) + _rate_key(m.group(2))
-    return _parse(text, _RATE_UNITS, "rate", case=False)
+    """Parse a rate such as ``"128Mbit/s"``, ``"1Gbps"`` or ``"100MB/s"`` (bytes) to bit/s."""
+    if isinstance(text, bool):
+        raise UnitError(f"expected a rate, got boolean {text!r}")
+    if isinstance(text, int | float):
+        value = float(text)
+    else:
+        m = _NUM.match(str(text))
+        if not m:
+            raise UnitError(
+                f"cannot parse rate {text!r}: expected a number and a unit ({_RATE_EXAMPLES})"
+            )
+        unit = m.group(2) or ""
+        factor = 1.0
+        if unit:
+            u = _RATE_RE.match(unit)
+            if not u:
+                raise UnitError(
+                    f"unknown rate unit {unit!r} in {text!r}; allowed units: {_RATE_EXAMPLES}"
+                )
+            factor = _RATE_PREFIX[(u.group("prefix") or "").lower()]
+            if u.group("base") == "B":
+                factor *= 8
+        value = float(m.group(1)) * factor
+    if not math.isfinite(value) or value < 0:
+        raise UnitError(f"rate {text!r} must be a finite, non-negative number")
+    return value
 
 
 def parse_duration(text: str | float | int) -> float:
@@ -155,7 +164,7 @@ def format_rate(bps: float) -> str:
 
 
 def format_duration(seconds: float) -> str:
-    """Print a duration (``0.0002`` -> ``"0.2ms"``)."""
+    """Print a duration (``0.002`` -> ``"2ms"``, ``0.0002`` -> ``"200us"``)."""
     if seconds >= 1 or seconds == 0:
         return f"{seconds:g}s"
     if seconds >= 1e-3:
