@@ -140,6 +140,22 @@ def precopy_run(
     nw = w_g.shape[0]
     cover_wall = tk + (cover_g - gk) / v
     status = DONE
+    # the three possible transfer times, each computed as bytes * 8.0 / rate
+    d_full = (full * 8.0) / rate
+    d_hdr = (hdr * 8.0) / rate
+    d_xbz = (xbz * 8.0) / rate
+    # current bin of the send-rate grid: [jlo, jhi), bytes accumulated in it
+    jc = -1
+    jlo = 0.0
+    jhi = -1.0
+    acc = 0
+    tick = gj * step
+    # current bin of the lost-service grid for write faults
+    wc = -1
+    wlo = 0.0
+    whi = -1.0
+    wacc = 0.0
+    unit_speed = v == 1.0
     while True:
         # apply the writes strictly before T
         if not stunned:
@@ -148,17 +164,19 @@ def precopy_run(
                     if cover_wall < T:
                         status = NEED_MORE
                     break
-                tw = tk + (w_g[wpos] - gk) / v
+                # tk + (g - gk) / v; dividing by 1.0 is exact, so skip it at full speed
+                tw = tk + (w_g[wpos] - gk) if unit_speed else tk + (w_g[wpos] - gk) / v
                 if not tw < T:
                     break
                 if not w_w[wpos]:  # reads do not dirty pages
                     wpos += 1
                     continue
-                while gj * step < tw and gj < cap:
+                while tick < tw and gj < cap:
                     grid_stale[gj] = stale
                     grid_present[gj] = present
                     gj += 1
-                if gj * step < tw:
+                    tick = gj * step
+                if tick < tw:
                     status = GRID_FULL
                     break
                 p = w_p[wpos]
@@ -170,9 +188,20 @@ def precopy_run(
                     written[p] = True
                     faults += 1
                     if fault_cost > 0.0:
-                        j = int(tw / step)
-                        if j < cap:
-                            grid_lost[j] += fault_cost
+                        if not (wlo <= tw < whi):
+                            if wc >= 0:
+                                grid_lost[wc] += wacc
+                            wc = int(tw / step)
+                            while (wc + 1) * step <= tw:
+                                wc += 1
+                            while wc > 0 and wc * step > tw:
+                                wc -= 1
+                            wacc = 0.0
+                            wlo = wc * step
+                            whi = (wc + 1) * step
+                            if wc >= cap:  # beyond the grid: not recorded (never happens:
+                                wc = -1  # samples up to tw were just filled)
+                        wacc += fault_cost
                     if stun_n > 0 and faults == stun_n:
                         stunned = True
                         fs[PF_GSTUN] = w_g[wpos]
@@ -192,21 +221,36 @@ def precopy_run(
         zero = False
         if zero_opt and is_zero[q]:
             b = hdr
+            d = d_hdr
             zero = True
         elif xbz_on and sends[q] > 0 and xbzrle_hit(seed, q, sends[q]) < hit_rate:
             b = xbz
+            d = d_xbz
         else:
             b = full
-        tn = T + (b * 8.0) / rate
-        j = int(tn / step)
-        if j >= cap:
-            status = GRID_FULL
-            break
-        while gj * step < tn:
+            d = d_full
+        tn = T + d
+        if not (jlo <= tn < jhi):  # the send completes in another bin
+            j = int(tn / step)
+            while (j + 1) * step <= tn:
+                j += 1
+            while j > 0 and j * step > tn:
+                j -= 1
+            if j >= cap:
+                status = GRID_FULL
+                break
+            if jc >= 0:
+                grid_bytes[jc] += acc
+            jc = j
+            acc = 0
+            jlo = j * step
+            jhi = (j + 1) * step
+        while tick < tn:
             grid_stale[gj] = stale
             grid_present[gj] = present
             gj += 1
-        grid_bytes[j] += b
+            tick = gj * step
+        acc += b
         T = tn
         if sends[q] == 0:
             present += 1
@@ -221,6 +265,10 @@ def precopy_run(
         pos += 1
         if not finish and pos >= end_pos:
             break
+    if jc >= 0:
+        grid_bytes[jc] += acc
+    if wc >= 0:
+        grid_lost[wc] += wacc
     fs[PF_T] = T
     is_[PI_POS] = pos
     is_[PI_WPOS] = wpos
