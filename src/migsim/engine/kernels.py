@@ -340,6 +340,15 @@ def postcopy_run(
     seed = np.uint64(cost[5])
     start_sent = sent
     status = DONE
+    d_full = (full * 8.0) / rate
+    d_hdr = (hdr * 8.0) / rate
+    d_xbz = (xbz * 8.0) / rate
+    # current bin of the send-rate grid: [jlo, jhi), bytes accumulated in it
+    jc = -1
+    jlo = 0.0
+    jhi = -1.0
+    acc = 0
+    tick = gj * step
     while True:
         if remain == 0:
             status = DONE
@@ -370,17 +379,29 @@ def postcopy_run(
             inflight = nxt
         full_grid = False
         while inflight >= 0 and push_end <= limit and sent - start_sent < max_done:
-            j = int(push_end / step)
-            if j >= cap:
-                full_grid = True
-                break
-            while gj * step < push_end:
+            if not (jlo <= push_end < jhi):  # completes in another bin
+                j = int(push_end / step)
+                while (j + 1) * step <= push_end:
+                    j += 1
+                while j > 0 and j * step > push_end:
+                    j -= 1
+                if j >= cap:
+                    full_grid = True
+                    break
+                if jc >= 0:
+                    grid_bytes[jc] += acc
+                jc = j
+                acc = 0
+                jlo = j * step
+                jhi = (j + 1) * step
+            while tick < push_end:
                 grid_stale[gj] = remain
                 grid_present[gj] = present
                 gj += 1
+                tick = gj * step
             st[inflight] = 0
             sends[inflight] += 1
-            grid_bytes[j] += inflight_b
+            acc += inflight_b
             nbytes += inflight_b
             sent += 1
             remain -= 1
@@ -393,11 +414,14 @@ def postcopy_run(
                 if zero_opt and is_zero[nxt]:
                     inflight_b = hdr
                     nzero += 1
+                    d = d_hdr
                 elif xbz_on and sends[nxt] > 0 and xbzrle_hit(seed, nxt, sends[nxt]) < hit_rate:
                     inflight_b = xbz
+                    d = d_xbz
                 else:
                     inflight_b = full
-                push_end = push_end + (inflight_b * 8.0) / rate
+                    d = d_full
+                push_end = push_end + d
             inflight = nxt
         if full_grid:
             status = GRID_FULL
@@ -436,10 +460,11 @@ def postcopy_run(
         if j >= cap or int(ti / step) + 1 >= cap:
             status = GRID_FULL
             break
-        while gj * step < ti:
+        while tick < ti:
             grid_stale[gj] = remain
             grid_present[gj] = present
             gj += 1
+            tick = gj * step
         st[p] = 0
         sends[p] += 1
         grid_bytes[j] += b
@@ -458,11 +483,14 @@ def postcopy_run(
                 if zero_opt and is_zero[nxt]:
                     inflight_b = hdr
                     nzero += 1
+                    d = d_hdr
                 elif xbz_on and sends[nxt] > 0 and xbzrle_hit(seed, nxt, sends[nxt]) < hit_rate:
                     inflight_b = xbz
+                    d = d_xbz
                 else:
                     inflight_b = full
-                push_end = push_end + (inflight_b * 8.0) / rate
+                    d = d_full
+                push_end = push_end + d
             inflight = nxt
         elif inflight >= 0:
             push_end = push_end + dt
@@ -473,6 +501,8 @@ def postcopy_run(
         if s != 2:
             add_pivot(piv, pstate, p, mode)
         tpos += 1
+    if jc >= 0:
+        grid_bytes[jc] += acc
     fs[QF_LAG] = lag
     fs[QF_PUSHEND] = push_end
     fs[QF_TLAST] = t_last
