@@ -63,11 +63,8 @@ def close(a: float, b: float) -> bool:
     return math.isclose(a, b, rel_tol=REL, abs_tol=1e-12)
 
 
-def disagreements(mapping: dict[str, Any]) -> list[str]:
-    """Run both models on ``mapping``; return what differs (empty when they agree)."""
-    cfg = from_mapping(mapping)
-    ref = reference_simulate(cfg)
-    eng = migsim.simulate(cfg)
+def compare_results(eng, ref) -> list[str]:
+    """What differs between an engine RunResult and a reference RefResult (empty: agree)."""
     s = eng.summary
     out = [
         f"summary.{key}: engine {s[key]!r} != reference {getattr(ref, key)!r}"
@@ -96,6 +93,12 @@ def disagreements(mapping: dict[str, Any]) -> list[str]:
         if len(out) > 12:
             break
     return out
+
+
+def disagreements(mapping: dict[str, Any]) -> list[str]:
+    """Run both models on ``mapping``; return what differs (empty when they agree)."""
+    cfg = from_mapping(mapping)
+    return compare_results(migsim.simulate(cfg), reference_simulate(cfg))
 
 
 def check(mapping: dict[str, Any]) -> None:
