@@ -16,7 +16,6 @@ Sections of the mapping (also the ``--set SECTION.KEY=VALUE`` sections of ``migs
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -414,8 +413,11 @@ def from_mapping(data: Mapping[str, Any]) -> RunConfig:
 
 def to_mapping(cfg: RunConfig) -> dict[str, Any]:
     """The inverse of :func:`from_mapping`, in base units (bytes, bit/s, seconds)."""
-    out = dataclasses.asdict(cfg)
-    wl = out.pop("workload")
-    out["workload"] = {"name": wl["name"], "start": wl["start"], "loop": wl["loop"]}
-    out["workload"].update(dict(cfg.workload.params))
+    out: dict[str, Any] = {
+        name: {f.name: getattr(getattr(cfg, name), f.name) for f in fields(getattr(cfg, name))}
+        for name in _SECTIONS
+    }
+    wl = cfg.workload
+    out["workload"] = {"name": wl.name, "start": wl.start, "loop": wl.loop, **dict(wl.params)}
+    out["seed"] = cfg.seed
     return out
