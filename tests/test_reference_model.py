@@ -287,3 +287,120 @@ def test_auto_converge_throttles():
     assert throttles[3] == 0.2  # rounds 1 and 2 dirtied more than half of what they sent
     assert max(throttles) > 0.5
     assert r.stop_reason in ("converged", "max_rounds")
+
+
+def test_write_exactly_at_a_send_boundary_is_not_applied_before_that_page():
+    # page 1 starts at T = 1.0; a write at wall 1.0 is not < T: page 1 is sent, then dirtied
+    wl = ListWorkload(2, [(1.0, 1, True)])
+    r = reference_simulate(cfg(2, {"name": "pre_copy"}), wl)
+    row = r.rows[0]
+    assert (row.sent, row.skipped, row.dirtied) == (2, 0, 1)
+    assert r.rows[1].sent == 1
+
+
+def test_random_scan_order_follows_the_seeded_permutation():
+    import numpy as np
+
+    perm = np.random.default_rng(5).permutation(4).tolist()
+    # the second page in scan order is written at 0.5 (before its turn at 1.0): skipped
+    wl = ListWorkload(4, [(0.5, perm[1], True)])
+    r = reference_simulate(cfg(4, {"name": "pre_copy", "scan_order": "random"}, seed=5), wl)
+    assert (r.rows[0].sent, r.rows[0].skipped) == (3, 1)
+    # the first page in scan order written at 0.5 is dirtied (already sent), not skipped
+    wl = ListWorkload(4, [(0.5, perm[0], True)])
+    r = reference_simulate(cfg(4, {"name": "pre_copy", "scan_order": "random"}, seed=5), wl)
+    assert (r.rows[0].sent, r.rows[0].skipped, r.rows[0].dirtied) == (4, 0, 1)
+
+
+def test_qemu_switchover():
+    # one page dirtied in a 4 s round of 4 pages: bw = 4 pages / 4 s; 1 page fits 1 s
+    wl = ListWorkload(4, [(3.5, 0, True)])
+    c = cfg(4, {"name": "pre_copy", "switchover": "qemu", "downtime_limit": 1.0})
+    r = reference_simulate(c, wl)
+    assert (r.rounds, r.stop_reason) == (1, "converged")
+    c = cfg(4, {"name": "pre_copy", "switchover": "qemu", "downtime_limit": 0.99})
+    r = reference_simulate(c, wl)
+    assert r.rounds == 2  # round 1 resends page 0 (1 s), nothing dirtied: converged
+    assert r.stop_reason == "converged"
+    assert [x.sent for x in r.rows] == [4, 1, 0]
+
+
+def test_multi_pivot_rotates_over_the_newest_pivots():
+    # faults on 2 (t = 1.25) and 6 (t = 2.75 + ...): pivots [6, 2] then picks alternate
+    # between them, newest first: 7, 3, (6's forward exhausted) ... checked via total faults
+    wl = ListWorkload(8, [(0.25, 2, False), (0.5, 6, False)])
+    c = cfg(8, {"name": "post_copy", "prepaging": "multi_pivot", "pivots": 2,
+                "direction": "forward"})  # fmt: skip
+    r = reference_simulate(c, wl)
+    # t_r = 1; push 0 over [1, 2]. fault p2 at 1.25: stall 1.5, push ends 3, lag 1.5.
+    # fault p6 at 1 + 0.5 + 1.5 = 3.0: page 0 completes at 3, next pick is from pivot p2 -> 3
+    # (over [3, 4]); p6 is absent: stall 1.5, push slips to 5; lag 3.
+    # then picks rotate: newest pivot (6) -> 7 over [5, 6]; pivot 2 -> 4 over [6, 7];
+    # pivot 6 exhausted, pivot 2 -> 5 over [7, 8]; both exhausted -> lowest absent 1 [8, 9]
+    assert r.network_faults == 2
+    assert r.total_time == 9.0
+    assert r.stall_time == 3.0
+
+
+def test_hybrid_postcopies_the_dirty_pages():
+    # round 0 (t = 0..4) dirties page 0 at 1.5; post-copy pauses at 4, resumes at 5 (state),
+    # pushes page 0 over [5, 6]
+    wl = ListWorkload(4, [(1.5, 0, True)])
+    r = reference_simulate(cfg(4, {"name": "hybrid"}), wl)
+    assert [(x.phase, x.to_send, x.sent) for x in r.rows] == [
+        ("precopy", 4, 4),
+        ("stop_copy", 0, 0),
+        ("postcopy", 1, 1),
+    ]
+    assert (r.total_time, r.downtime, r.rounds, r.stop_reason) == (6.0, 1.0, 1, "converged")
+    assert r.pages_transferred == 5
+
+
+def test_nonpageable_resume_and_efficiency():
+    c = cfg(
+        4,
+        {"name": "post_copy"},
+        vm={"nonpageable_bytes": PAGE, "resume_time": 0.5},
+        link={"efficiency": 0.5},
+    )
+    r = reference_simulate(c)
+    # capacity halved: 2 s per page; pause sends state + non-pageable (4 s) then resumes (0.5)
+    assert r.downtime == 4.5
+    assert r.total_time == 4.5 + 4 * 2.0
+    assert r.bytes_transferred == 6 * PAGE
+    # pre-copy sends the non-pageable memory as ordinary pages (READING R4)
+    r = reference_simulate(cfg(4, {"name": "pre_copy"}, vm={"nonpageable_bytes": PAGE}))
+    assert r.bytes_transferred == 5 * PAGE
+
+
+def test_xbzrle_counts_earlier_sends():
+    # page 0 sent in round 0, dirtied at 0.5, re-sent in round 1 from 4.0 (j = 1), dirtied
+    # at 4.1 while on the wire, re-sent in round 2 (j = 2)
+    wl = ListWorkload(4, [(0.5, 0, True), (4.1, 0, True)])
+    c = cfg(4, {"name": "pre_copy", "compression": "xbzrle", "xbzrle_hit_rate": 0.5,
+                "stop_pages": 0, "max_rounds": 3}, seed=11)  # fmt: skip
+    r = reference_simulate(c, wl)
+    expect = [1024 + 8 if xbzrle_hit(11, 0, j, 0.5) else PAGE for j in (1, 2)]
+    assert r.rows[1].bytes == expect[0]
+    assert r.rows[2].bytes == expect[1]
+    assert r.rows[3].bytes == PAGE  # the stop-and-copy row: the state only
+
+
+def test_throttle_slows_the_guest_clock():
+    c = cfg(4, {"name": "pre_copy", "auto_converge": True, "throttle_trigger_rounds": 1,
+                "throttle_threshold": 0.0, "throttle_initial": 0.5, "stop_pages": 0,
+                "max_rounds": 3, "write_fault_cost": 0.0})  # fmt: skip
+    # idle: nothing dirtied (0 > 0 is false), never throttled
+    r = reference_simulate(c, ListWorkload(4, []))
+    assert [x.throttle for x in r.rows if x.phase == "precopy"] == [0.0, 0.0, 0.0]
+    # round 0 (0..4) dirties page 0; round 1 (4..5) re-sends it while page 1 is written at
+    # 4.5 -> throttle 0.5 for round 2 (t 5..6, g from 5): a write at guest 5.4 lands at wall
+    # 5.8 (in the round), one at guest 5.6 at wall 6.2 (after it)
+    wl = ListWorkload(4, [(0.5, 0, True), (4.5, 1, True), (5.4, 2, True), (5.6, 3, True)])
+    r = reference_simulate(c, wl)
+    pre = [x for x in r.rows if x.phase == "precopy"]
+    assert [x.throttle for x in pre] == [0.0, 0.0, 0.5]
+    assert [x.dirtied for x in pre] == [1, 1, 1]
+    assert r.rows[-1].sent == 1
+    # lost: round 2 at half speed (0.5 s) + downtime (1 page + state = 2 s)
+    assert r.app_lost_s == pytest.approx(0.5 + 2.0, rel=1e-12)
