@@ -27,7 +27,7 @@ PROFILE = settings(
     derandomize=True,
     database=None,
     deadline=None,
-    max_examples=150,
+    max_examples=400,
     suppress_health_check=[HealthCheck.too_slow],
 )
 PAGE = 4096 + 8
@@ -96,6 +96,7 @@ def build_case(case: int) -> tuple[dict, ListWorkload]:
         "link": {"bandwidth": c, "rtt": pick([0.0, per_page / 2, 0.0002])},
         "workload": {"name": "list", "start": pick([0.0, 0.0, grid, 1.0])},
         "seed": d.randrange(1000),
+        "engine": {"chunk_pages": pick([65536, 1, 3]), "timeline_step": pick([0.01, 0.25, 2.0])},
     }
     return mapping, wl
 
