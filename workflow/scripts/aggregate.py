@@ -13,7 +13,7 @@ runs = pl.scan_parquet(list(snakemake.input.summaries), hive_partitioning=True)
 runs_df = runs.sort("workload", "variant", "memory_bytes", "bandwidth_bps", "seed").collect()
 agg = metrics.aggregate(runs, confidence=snakemake.params.confidence).collect()
 agg = metrics.sort_variants(agg, variants(snakemake))
-win = metrics.winners(agg).collect()
+win = metrics.winners(agg, variants=variants(snakemake)).collect()
 print(f"{runs_df.height} runs, {agg.height} aggregate rows")
 with pl.Config(tbl_rows=-1, tbl_cols=12, tbl_width_chars=200):
     print(win)
