@@ -208,9 +208,9 @@ def strategy_options(d: Picker, name: str, c_bps: float, t_pass: float) -> dict:
         s["downtime_limit"] = t_pass * d.pick([0.01, 0.1, 0.5])
         if d.coin(0.3):
             s["auto_converge"] = True
-            s["throttle_initial"] = d.pick([0.2, 0.5])
+            s["throttle_initial"] = d.pick([0.2, 0.5, 1.0])
             s["throttle_increment"] = d.pick([0.1, 0.3])
-            s["throttle_max"] = d.pick([0.99, 0.6])
+            s["throttle_max"] = d.pick([0.99, 0.6, 1.0])
             s["throttle_threshold"] = d.pick([0.5, 0.1, 0.9])
             s["throttle_trigger_rounds"] = d.pick([1, 2, 3])
         s["stun_write_faults"] = d.pick([0, 0, 0, 40, 5, 1])

@@ -71,9 +71,10 @@ def build_case(case: int) -> tuple[dict, ListWorkload]:
         s["switchover"] = pick(["xen", "xen", "qemu"])
         s["downtime_limit"] = per_page * pick([0.5, 2.0])
         if d.random() < 0.3:
-            s.update(auto_converge=True, throttle_initial=0.5, throttle_increment=0.25)
+            s.update(auto_converge=True, throttle_initial=pick([0.5, 1.0]), throttle_increment=0.25)
             s["throttle_trigger_rounds"] = pick([1, 2])
             s["throttle_threshold"] = pick([0.1, 0.5])
+            s["throttle_max"] = pick([0.99, 1.0])
         s["stun_write_faults"] = pick([0, 0, 1, 2, 3])
     if name == "hybrid":
         s["precopy_rounds"] = pick([1, 2])

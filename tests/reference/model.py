@@ -33,6 +33,9 @@ R8. The touches a post-copy phase reads are those with ``g >= g_r`` of a fresh r
 R9. ``app_lost_s`` integrates round by round: a round of service fraction ``f`` adds
     ``(1 - f) * duration`` (or ``(1 - f) * (t_stun - t_k) + (t_end - t_stun)`` when stunned,
     ``t_stun`` = wall time of the stunning write); the downtime adds itself.
+R10. ``throttle_max = 1`` is allowed by the config: a round at speed ``v = 0`` computes
+    ``(g - g_k) / 0`` as float64 does (+inf, or NaN for ``g == g_k``, never ``< T``), so the
+    guest writes nothing in that round and its guest time stands still.
 """
 
 from __future__ import annotations
@@ -105,6 +108,16 @@ def xbzrle_hit(seed: int, page: int, j: int, hit_rate: float) -> bool:
     z = z ^ (z >> 31)
     u = (z >> 11) * 2.0**-53
     return u < hit_rate
+
+
+def ieee_div(a: float, b: float) -> float:
+    """``a / b`` as float64 division does it, also for ``b == 0`` (READING R10: a guest
+    throttled to speed 0 writes nothing in that round)."""
+    if b != 0:
+        return a / b
+    if a == 0 or math.isnan(a):
+        return math.nan
+    return math.copysign(math.inf, a) * math.copysign(1.0, b)
 
 
 def alloc(m: float, a: float, c: float) -> tuple[float, float]:
@@ -300,7 +313,7 @@ class Reference:
             state = {"faults": 0, "stunned": False, "g_stun": 0.0, "t_stun": 0.0}
 
             def tw(g_w: float, t_k=t_k, g_k=g_k, v=v) -> float:
-                return t_k + (g_w - g_k) / v
+                return t_k + ieee_div(g_w - g_k, v)
 
             def apply_before(T: float, written=written, state=state, tw=tw) -> None:
                 # apply every not-yet-applied write with tw < T, in trace order, unless stunned
