@@ -356,6 +356,14 @@ def postcopy_run(
         if sent - start_sent >= max_done:
             status = CHUNK
             break
+        # fast path: touches of present pages before the next push event change nothing
+        while tpos < n:
+            ti = tr + (t_g[tpos] - gr) + lag
+            if (inflight >= 0 and push_end <= ti) or (not started and t_push <= ti):
+                break
+            if st[t_p[tpos]] != 0:
+                break
+            tpos += 1
         if tpos >= n:
             limit = tr + (cover_g - gr) + lag
             ti = -1.0
