@@ -111,13 +111,25 @@ def test_winners_picks_lowest_and_breaks_ties():
     down = win.filter((pl.col("metric") == "downtime_s") & (pl.col("workload") == "oltp"))
     assert set(down["winner"]) <= {"pre_copy", "post_copy_prepaging"}
     faults = win.filter(pl.col("metric") == "network_faults")
-    # stop_and_copy and pre_copy tie at 0 faults; the lower mean total time wins
+    # stop_and_copy and pre_copy tie at 0 faults; the lower mean downtime wins
     assert set(faults["ties"]) == {2}
-    assert set(faults["winner"]) == {"stop_and_copy"}
+    assert set(faults["winner"]) == {"pre_copy"}
     assert faults["margin"].null_count() == faults.height  # winner's mean is 0
     pages = win.filter(pl.col("metric") == "pages_transferred")
     assert set(pages["ties"]) == {2}
     assert set(pages["runner_up"]) <= set(VARIANTS)
+
+
+def test_winners_tie_on_total_time_goes_to_lower_downtime():
+    runs = synthetic_runs().with_columns(
+        total_time_s=pl.col("bandwidth_bps").cast(pl.Float64) ** -1
+    )
+    agg = metrics.aggregate(runs).collect()
+    win = metrics.winners(agg, variants=VARIANTS).collect()
+    total = win.filter(pl.col("metric") == "total_time_s")
+    assert set(total["ties"]) == {3}
+    assert set(total["winner"]) <= {"post_copy_prepaging", "pre_copy"}
+    assert "stop_and_copy" not in set(total["winner"])
 
 
 def test_sort_variants_follows_config_order():

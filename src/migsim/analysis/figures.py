@@ -236,14 +236,14 @@ def service_rate(
     variants: Sequence[str] | None = None,
 ) -> Figure:
     """(c) Application service rate over time for one workload, one panel per variant
-    (shared axes), downtime shaded. ``timeline`` holds the TIMELINE_SCHEMA rows of one point
+    (shared y axis; each panel spans its own migration), downtime shaded. ``timeline`` holds the TIMELINE_SCHEMA rows of one point
     per variant (one bandwidth, memory and seed) with the ``variant`` column."""
     df = timeline.filter(pl.col("workload") == workload).sort("t_s")
     order = _order(df["variant"].to_list(), variants)
     palette = variant_palette(order)
     with _style():
         fig = Figure(figsize=(8, 1.2 + 1.3 * max(len(order), 1)), layout="constrained")
-        axes = np.atleast_1d(fig.subplots(max(len(order), 1), 1, sharex=True, sharey=True))
+        axes = np.atleast_1d(fig.subplots(max(len(order), 1), 1, sharey=True))
         for ax, v in zip(axes, order, strict=False):
             d = df.filter(pl.col("variant") == v)
             t = d["t_s"].to_numpy()
@@ -257,9 +257,12 @@ def service_rate(
             if baseline is not None:
                 ax.axhline(baseline, color="0.3", linestyle=":", linewidth=0.8)
             ax.set_ylabel(unit or "service rate")
-            ax.set_title(v, loc="left", fontsize="medium")
+            span = f" (migration {t.max():.3g} s)" if t.size else ""
+            ax.set_title(f"{v}{span}", loc="left", fontsize="medium")
+            ax.set_xlim(left=0)
             ax.set_ylim(bottom=0)
-        axes[-1].set_xlabel("Time since migration start (s)")
+        for ax in axes:
+            ax.set_xlabel("Time since migration start (s)", fontsize="small")
         fig.legend(
             handles=[
                 Patch(color="0.5", alpha=0.25, label="downtime"),

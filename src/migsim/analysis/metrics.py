@@ -62,6 +62,9 @@ METRICS: dict[str, Metric] = {
 #: The four headline metrics of the figures.
 HEADLINE = ("total_time_s", "downtime_s", "pages_transferred", "app_degradation_pct")
 
+#: Tie-break order of :func:`winners` (lower is better for each).
+_TIEBREAK = ("downtime_s", "app_degradation_pct", "total_time_s", "pages_transferred")
+
 #: The columns an aggregate row is keyed by.
 GROUP_KEYS = (
     "workload",
@@ -195,30 +198,36 @@ def winners(
     """For each group of ``keys`` and each metric, the variant with the lowest mean.
 
     Variants within ``rel_tol`` (relative) of the best are tied; among them the one with the
-    lowest mean total time wins, then the first in ``variants`` (config order), then by
-    name. Columns: the keys, ``metric``, ``winner``, ``value`` (its mean), ``ties`` (variants
+    lowest mean of the other headline metrics wins (in the order downtime, app degradation,
+    total time, pages transferred: stop-and-copy and post-copy tie on total time when both
+    send every page once, and post-copy wins for its shorter downtime), then the first in
+    ``variants`` (config order), then by name. Columns: the keys, ``metric``, ``winner``, ``value`` (its mean), ``ties`` (variants
     tied for the best, >= 1), ``runner_up`` (best of the others), ``margin`` (runner-up /
     winner - 1, null when the winner's mean is 0 or there is no runner-up).
     """
     lf = agg.lazy()
-    keys = [k for k in keys if k in lf.collect_schema().names()]
+    names = lf.collect_schema().names()
+    keys = [k for k in keys if k in names]
     rank = {v: i for i, v in enumerate(variants or ())}
     parts = []
     for col in metrics:
+        tiebreak = [m for m in _TIEBREAK if m != col and f"{m}_mean" in names]
         base = lf.select(
             *keys,
             "variant",
             pl.col(f"{col}_mean").alias("value"),
-            pl.col("total_time_s_mean").alias("_tt"),
+            *[pl.col(f"{m}_mean").alias(f"_tb{i}") for i, m in enumerate(tiebreak)],
             pl.col("variant")
             .replace_strict(rank, default=len(rank), return_dtype=pl.Int64)
             .alias("_rank"),
         ).filter(pl.col("value").is_not_null() & pl.col("value").is_not_nan())
         best = pl.col("value").min().over(keys)
         tied = pl.col("value") <= best + rel_tol * best.abs()
+        order_by = [f"_tb{i}" for i in range(len(tiebreak))]
         ranked = base.with_columns(tied.alias("_tied")).sort(
-            [*keys, "_tied", "_tt", "_rank", "variant"],
-            descending=[False] * len(keys) + [True, False, False, False],
+            [*keys, "_tied", *order_by, "_rank", "variant"],
+            descending=[False] * len(keys) + [True] + [False] * (len(order_by) + 2),
+            nulls_last=True,
         )
         others = pl.col("value").filter(pl.col("variant") != pl.col("variant").first())
         others_name = pl.col("variant").filter(pl.col("variant") != pl.col("variant").first())
