@@ -1,0 +1,14 @@
+"""Simulate the runs of one part of a paper experiment; write summary, rounds and timeline."""
+# ruff: noqa: F821  (snakemake is injected by the script directive)
+
+import json
+
+from _common import redirect_log
+
+from migsim.analysis.paper import run_batch
+
+log = redirect_log(snakemake)
+runs = json.loads(snakemake.params.runs)
+print(f"engine fingerprint {snakemake.params.fingerprint}; {len(runs)} runs")
+out = snakemake.output
+run_batch(runs, out.summary, out.rounds, out.timeline, snakemake.params.keep_timeline, log=log)
