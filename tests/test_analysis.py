@@ -263,3 +263,16 @@ def test_palette_is_stable_and_colour_blind():
     import seaborn as sns
 
     assert list(pal.values()) == sns.color_palette("colorblind", len(VARIANTS))
+
+
+def test_variant_colours_agree_between_figures():
+    agg = metrics.aggregate(synthetic_runs()).collect()
+    fig = figures.precopy_rounds(_rounds(), "1Gbit/s", VARIANTS)
+    line = next(ln for ax in fig.axes for ln in ax.get_lines() if len(ln.get_xdata()) > 1)
+    expected = figures.variant_palette(VARIANTS)["pre_copy"]
+    assert tuple(line.get_color()[:3]) == pytest.approx(tuple(expected))
+    fig = figures.headline(agg, "oltp", VARIANTS)
+    colours = {tuple(ln.get_color()[:3]) for ln in fig.axes[0].get_lines()}
+    assert tuple(expected) in {tuple(round(c, 6) for c in col) for col in colours} or any(
+        col == pytest.approx(tuple(expected)) for col in colours
+    )

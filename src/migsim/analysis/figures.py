@@ -57,7 +57,8 @@ def _style():
 
 
 def variant_palette(variants: Sequence[str]) -> dict[str, Any]:
-    """A fixed colour per variant (seaborn's colour-blind palette, in the given order)."""
+    """A fixed colour per variant (seaborn's colour-blind palette, in the given order; pass
+    the config's full variant list so colours agree between figures)."""
     colours = sns.color_palette("colorblind", max(len(variants), 1))
     if len(variants) > len(colours):  # pragma: no cover - more variants than colours
         colours = sns.color_palette("husl", len(variants))
@@ -70,6 +71,13 @@ def _order(present: Sequence[str], variants: Sequence[str] | None) -> list[str]:
         return sorted(present)
     ordered = [v for v in variants if v in present]
     return ordered + sorted(v for v in present if v not in ordered)
+
+
+def _all_variants(present: Sequence[str], variants: Sequence[str] | None) -> list[str]:
+    """The config's variant list plus any present variant it lacks: colours are assigned over
+    this list, so a variant has the same colour in every figure whichever subset it shows."""
+    full = list(variants or [])
+    return full + [v for v in present if v not in full]
 
 
 def _axis_label(metric: str) -> str:
@@ -110,7 +118,7 @@ def headline(agg: pl.DataFrame, workload: str, variants: Sequence[str] | None = 
     grid; several: one column per memory size, one row per metric."""
     df = agg.filter(pl.col("workload") == workload).sort("bandwidth_bps")
     order = _order(df["variant"].to_list(), variants)
-    palette = variant_palette(order)
+    palette = variant_palette(_all_variants(order, variants))
     memories = df.select("memory", "memory_bytes").unique().sort("memory_bytes")["memory"]
     memories = memories.to_list() or [""]
     with _style():
@@ -177,7 +185,7 @@ def bars(agg: pl.DataFrame, bandwidth: str, variants: Sequence[str] | None = Non
         df = df.filter(pl.col("memory_bytes") == df["memory_bytes"].min())
     workloads = list(dict.fromkeys(df.sort("workload")["workload"].to_list()))
     order = _order(df["variant"].to_list(), variants)
-    palette = variant_palette(order)
+    palette = variant_palette(_all_variants(order, variants))
     width = 0.8 / max(len(order), 1)
     x = np.arange(len(workloads))
     with _style():
@@ -240,7 +248,7 @@ def service_rate(
     per variant (one bandwidth, memory and seed) with the ``variant`` column."""
     df = timeline.filter(pl.col("workload") == workload).sort("t_s")
     order = _order(df["variant"].to_list(), variants)
-    palette = variant_palette(order)
+    palette = variant_palette(_all_variants(order, variants))
     with _style():
         fig = Figure(figsize=(8, 1.2 + 1.3 * max(len(order), 1)), layout="constrained")
         axes = np.atleast_1d(fig.subplots(max(len(order), 1), 1, sharey=True))
@@ -284,7 +292,7 @@ def decision_map(winners: pl.DataFrame, variants: Sequence[str] | None = None) -
     the variant with the lowest mean; ``*`` marks a tie for the best."""
     df = winners.filter(pl.col("metric").is_in(list(HEADLINE)))
     order = _order(df["winner"].to_list(), variants)
-    palette = variant_palette(order)
+    palette = variant_palette(_all_variants(order, variants))
     index = {v: i for i, v in enumerate(order)}
     bws = (
         df.select("bandwidth", "bandwidth_bps")
@@ -356,7 +364,7 @@ def precopy_rounds(
     df = df.filter(pl.col("variant").is_in(precopy_variants))
     workloads = sorted(df["workload"].unique().to_list())
     order = _order(df["variant"].to_list(), variants)
-    palette = variant_palette(order)
+    palette = variant_palette(_all_variants(order, variants))
     ncols = min(3, max(len(workloads), 1))
     nrows = max(1, -(-len(workloads) // ncols))
     with _style():
