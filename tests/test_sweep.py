@@ -20,7 +20,9 @@ from migsim.engine.result import ROUNDS_SCHEMA, SUMMARY_SCHEMA, TIMELINE_SCHEMA
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text())
-CONFIGS = sorted((ROOT / "config").glob("*.yaml"))
+CONFIGS = sorted(
+    p for p in (ROOT / "config").glob("*.yaml") if "sweep" in (yaml.safe_load(p.read_text()) or {})
+)
 
 BASE = {
     "sweep": {

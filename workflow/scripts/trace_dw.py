@@ -2,12 +2,12 @@
 # ruff: noqa: F821  (snakemake is injected by the script directive)
 
 import json
-from pathlib import Path
 
 import polars as pl
 from _common import redirect_log
 
-from migsim.config import from_mapping
+from migsim.config import from_mapping, to_mapping
+from migsim.sweep import file_metadata, write_parquet_atomic
 from migsim.units import parse_duration
 from migsim.workloads import Touches, make_workload
 from migsim.workloads.wws import d_curve
@@ -29,5 +29,6 @@ dw = dw.with_columns(
     pl.lit(start).alias("start_s"),
 )
 print(dw)
-Path(snakemake.output.dw).parent.mkdir(parents=True, exist_ok=True)
-dw.write_parquet(snakemake.output.dw)
+meta = file_metadata()
+meta[b"migsim.config"] = json.dumps(to_mapping(cfg), sort_keys=True, default=str).encode()
+write_parquet_atomic(dw.to_arrow().replace_schema_metadata(meta), snakemake.output.dw)
