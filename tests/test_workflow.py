@@ -253,12 +253,33 @@ def test_e2e_changed_point_reruns_only_its_batch(run_e2e, tmp_path):
     path = tmp_path / "changed.yaml"
     path.write_text(yaml.safe_dump(config))
     proc = snakemake(run_e2e[0], "-n", "--cores", "2", "--configfile", str(path))
-    out = proc.stdout + proc.stderr
-    stats = out[out.index("Job stats") :].split("Reasons")[0]
-    counts = dict(line.split()[:2] for line in stats.splitlines()[3:] if len(line.split()) == 2)
+    counts = _job_counts(proc.stdout + proc.stderr)
     n_workloads = len(config["sweep"]["workloads"])
-    assert counts.get("simulate") == str(n_workloads)  # one hybrid batch per workload
+    assert counts.get("simulate") == n_workloads  # one hybrid batch per workload
     assert "trace_dw" not in counts
+
+
+def _job_counts(out: str) -> dict[str, int]:
+    if "Job stats" not in out:
+        return {}
+    stats = out[out.index("Job stats") :].split("Reasons")[0]
+    rows = (line.split() for line in stats.splitlines()[3:])
+    return {r[0]: int(r[1]) for r in rows if len(r) == 2 and r[1].isdigit()}
+
+
+@pytest.mark.slow
+def test_e2e_plotting_change_only_replots(run_e2e):
+    wd = run_e2e[0]
+    script = wd / "workflow/scripts/plot_bars.py"
+    original = script.read_text()
+    try:
+        script.write_text(original + "\n# a plotting change\n")
+        proc = snakemake(wd, "-n", "--cores", "2", "--configfile", "config/test.yaml")
+    finally:
+        script.write_text(original)
+    counts = _job_counts(proc.stdout + proc.stderr)
+    assert counts.get("figure_bars") == 1
+    assert "simulate" not in counts and "aggregate" not in counts, counts
 
 
 @pytest.mark.slow
