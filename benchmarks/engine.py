@@ -151,9 +151,7 @@ def main() -> None:
             ref_rate = bench_reference(ref_cfg, args.repeat, args.span)
             eng_small, _, _ = bench_engine(ref_cfg, args.repeat, args.span)
             for size in args.sizes.split(","):
-                rate, growth, events = bench_engine(
-                    config(strat, wl, size), args.repeat, args.span
-                )
+                rate, growth, events = bench_engine(config(strat, wl, size), args.repeat, args.span)
                 print(
                     f"{case:18} {wl_name:9} {size:7} {events:>10} {rate / 1e6:7.1f} "
                     f"{growth:8.1f} {ref_rate / 1e6:9.3f} {eng_small / ref_rate:6.0f}",

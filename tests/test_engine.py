@@ -70,7 +70,9 @@ def test_timeline_accounts_for_every_byte_and_the_lost_service(strategy):
 def test_downtime_phase_has_no_service():
     res = migsim.simulate(_cfg("stop_and_copy"))
     tl = res.timeline.to_pydict()
-    inner = [f for f, ph in zip(tl["service_fraction"], tl["phase"], strict=True) if ph == "downtime"]
+    inner = [
+        f for f, ph in zip(tl["service_fraction"], tl["phase"], strict=True) if ph == "downtime"
+    ]
     assert inner and max(inner[:-1]) < 1e-9
 
 
