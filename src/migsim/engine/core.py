@@ -66,6 +66,8 @@ class Context:
     remaining: np.ndarray | None = None
     _writes: Any = None  # pre-copy write buffer (strategies.pre_copy.WriteBuffer)
     _perm: np.ndarray | None = None  # random scan order, drawn once per run
+    _rank: np.ndarray | None = None  # position of each page in _perm
+    _wlist: np.ndarray | None = None  # pages first written in the current round, in order
     # events
     paused: simpy.Event | None = None
     resumed: simpy.Event | None = None

@@ -100,6 +100,7 @@ def precopy_run(
     stun_n,
     fault_cost,
     written,
+    wlist,
     is_zero,
     sends,
     stale_pg,
@@ -186,6 +187,7 @@ def precopy_run(
                     stale += 1
                 if not written[p]:
                     written[p] = True
+                    wlist[faults] = p
                     faults += 1
                     if fault_cost > 0.0:
                         if not (wlo <= tw < whi):
