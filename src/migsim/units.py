@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 
 __all__ = [
     "UnitError",
@@ -80,7 +81,11 @@ _DURATION_UNITS: dict[str, float] = {
 _NUM = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([^\s\d].*?)?\s*$")
 
 
-def _parse(text: str | float | int, table: dict[str, float], kind: str, case: bool) -> float:
+def _parse(
+    text: str | float | int, kind: str, factor_of: Callable[[str], float | None], allowed: str
+) -> float:
+    """A non-negative finite quantity: a plain number (base unit) or a number and a unit whose
+    factor ``factor_of`` gives (None for an unknown unit)."""
     if isinstance(text, bool):
         raise UnitError(f"expected a {kind}, got boolean {text!r}")
     if isinstance(text, int | float):
@@ -89,25 +94,35 @@ def _parse(text: str | float | int, table: dict[str, float], kind: str, case: bo
         m = _NUM.match(str(text))
         if not m:
             raise UnitError(
-                f"cannot parse {kind} {text!r}: expected a number and one of the units "
-                f"{', '.join(repr(u) for u in table if u)}"
+                f"cannot parse {kind} {text!r}: expected a number and one of the units {allowed}"
             )
         unit = m.group(2) or ""
-        key = unit if case else unit.lower()
-        if key not in table:
-            raise UnitError(
-                f"unknown {kind} unit {unit!r} in {text!r}; allowed units: "
-                f"{', '.join(repr(u) for u in table if u)}"
-            )
-        value = float(m.group(1)) * table[key]
+        factor = factor_of(unit)
+        if factor is None:
+            raise UnitError(f"unknown {kind} unit {unit!r} in {text!r}; allowed units: {allowed}")
+        value = float(m.group(1)) * factor
     if not math.isfinite(value) or value < 0:
         raise UnitError(f"{kind} {text!r} must be a finite, non-negative number")
     return value
 
 
+def _listing(table: dict[str, float]) -> str:
+    return ", ".join(repr(u) for u in table if u)
+
+
+def _rate_factor(unit: str) -> float | None:
+    if not unit:
+        return 1.0
+    u = _RATE_RE.match(unit)
+    if not u:
+        return None
+    factor = _RATE_PREFIX[(u.group("prefix") or "").lower()]
+    return factor * 8 if u.group("base") == "B" else factor
+
+
 def parse_size(text: str | float | int) -> int:
     """Parse a size such as ``"512MiB"``, ``"512MB"`` or ``4096`` to whole bytes."""
-    value = _parse(text, _SIZE_UNITS, "size", case=False)
+    value = _parse(text, "size", lambda u: _SIZE_UNITS.get(u.lower()), _listing(_SIZE_UNITS))
     if value != int(value):
         raise UnitError(f"size {text!r} is not a whole number of bytes")
     return int(value)
@@ -115,36 +130,12 @@ def parse_size(text: str | float | int) -> int:
 
 def parse_rate(text: str | float | int) -> float:
     """Parse a rate such as ``"128Mbit/s"``, ``"1Gbps"`` or ``"100MB/s"`` (bytes) to bit/s."""
-    if isinstance(text, bool):
-        raise UnitError(f"expected a rate, got boolean {text!r}")
-    if isinstance(text, int | float):
-        value = float(text)
-    else:
-        m = _NUM.match(str(text))
-        if not m:
-            raise UnitError(
-                f"cannot parse rate {text!r}: expected a number and a unit ({_RATE_EXAMPLES})"
-            )
-        unit = m.group(2) or ""
-        factor = 1.0
-        if unit:
-            u = _RATE_RE.match(unit)
-            if not u:
-                raise UnitError(
-                    f"unknown rate unit {unit!r} in {text!r}; allowed units: {_RATE_EXAMPLES}"
-                )
-            factor = _RATE_PREFIX[(u.group("prefix") or "").lower()]
-            if u.group("base") == "B":
-                factor *= 8
-        value = float(m.group(1)) * factor
-    if not math.isfinite(value) or value < 0:
-        raise UnitError(f"rate {text!r} must be a finite, non-negative number")
-    return value
+    return _parse(text, "rate", _rate_factor, _RATE_EXAMPLES)
 
 
 def parse_duration(text: str | float | int) -> float:
     """Parse a duration such as ``"0.2ms"``, ``"8s"`` or ``0.5`` to seconds."""
-    return _parse(text, _DURATION_UNITS, "duration", case=True)
+    return _parse(text, "duration", _DURATION_UNITS.get, _listing(_DURATION_UNITS))
 
 
 def format_size(nbytes: float) -> str:
