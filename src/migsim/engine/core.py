@@ -125,7 +125,7 @@ def simulate(config: RunConfig, workload: Workload | None = None) -> RunResult:
     if workload is None:
         workload = make_workload(cfg.workload, cfg.vm, cfg.seed)
     in_use = np.asarray(workload.in_use(), dtype=np.bool_)
-    needed = in_use.copy() if cfg.strategy.dsb else np.ones(cfg.vm.pages, dtype=np.bool_)
+    needed = in_use if cfg.strategy.dsb else np.ones(cfg.vm.pages, dtype=np.bool_)  # read-only
     zero = _initial_zero(workload, cfg.workload.start, in_use)
     pages = PageState.create(needed, zero)
     env = simpy.Environment()

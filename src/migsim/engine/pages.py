@@ -31,10 +31,11 @@ class PageState:
 
     @classmethod
     def create(cls, needed: np.ndarray, zero: np.ndarray) -> PageState:
+        """The state at the start of migration; takes ownership of ``zero`` (it changes)."""
         m = needed.shape[0]
         return cls(
             needed=needed,
-            is_zero=zero.copy(),
+            is_zero=zero,
             sends=np.zeros(m, dtype=np.int32),
             stale=needed.copy(),
             written=np.zeros(m, dtype=np.bool_),
