@@ -1,5 +1,10 @@
 """Numba kernels: the per-page hot loops of pre-copy rounds and the post-copy phase.
 
+The page-cost choice, the grid-bin search and the push pick are written out inline at each use
+on purpose: as separate @njit helpers (even with inline="always") they measured 1.3-3.5x
+slower per page on this machine (benchmarks/engine.py), because numba calls them through its
+calling convention with reference counting of every array argument.
+
 Both kernels are *resumable*: all their state lives in arrays passed in (``fs`` floats,
 ``is_`` integers, per-page arrays), so the caller may stop them after any number of pages (a
 chunk, one SimPy event), when the buffered trace runs out (``NEED_MORE``) or when the timeline
@@ -85,73 +90,6 @@ def _spread(grid, t0, t1, w, step, cap):
         if (j + 1) * step >= t1:
             break
         j += 1
-
-
-@njit(cache=True, error_model="numpy")
-def _bin(t, step):
-    """The grid bin ``j`` with ``j * step <= t < (j + 1) * step`` (products, as the samples)."""
-    j = int(t / step)
-    while (j + 1) * step <= t:
-        j += 1
-    while j > 0 and j * step > t:
-        j -= 1
-    return j
-
-
-@njit(cache=True, error_model="numpy")
-def _page_cost(
-    zero, nsends, p, zero_opt, xbz_on, seed, hit_rate, full, hdr, xbz, d_full, d_hdr, d_xbz
-):
-    """(bytes, seconds, is a zero-page marker) of sending page ``p`` now (semantics: page
-    cost); the seconds are the precomputed ``bytes * 8.0 / rate`` of each class."""
-    if zero_opt and zero:
-        return hdr, d_hdr, True
-    if xbz_on and nsends > 0 and xbzrle_hit(seed, p, nsends) < hit_rate:
-        return xbz, d_xbz, False
-    return full, d_full, False
-
-
-@njit(cache=True, error_model="numpy")
-def _push_next(
-    st,
-    is_zero,
-    sends,
-    piv,
-    pstate,
-    mode,
-    dual,
-    zero_opt,
-    xbz_on,
-    seed,
-    hit_rate,
-    full,
-    hdr,
-    xbz,
-    d_full,
-    d_hdr,
-    d_xbz,
-):
-    """Pick the next page to push and put it in flight: (page or -1, bytes, seconds, marker)."""
-    nxt = pick_next(st, piv, pstate, mode, dual)
-    if nxt < 0:
-        return nxt, 0, 0.0, False
-    st[nxt] = 2
-    b, d, z = _page_cost(
-        is_zero[nxt],
-        sends[nxt],
-        nxt,
-        zero_opt,
-        xbz_on,
-        seed,
-        hit_rate,
-        full,
-        hdr,
-        xbz,
-        d_full,
-        d_hdr,
-        d_xbz,
-    )
-    return nxt, b, d, z
 
 
 @njit(cache=True, error_model="numpy")
@@ -260,7 +198,11 @@ def precopy_run(
                         if not (wlo <= tw < whi):
                             if wc >= 0:
                                 grid_lost[wc] += wacc
-                            wc = _bin(tw, step)
+                            wc = int(tw / step)
+                            while (wc + 1) * step <= tw:
+                                wc += 1
+                            while wc > 0 and wc * step > tw:
+                                wc -= 1
                             wacc = 0.0
                             wlo = wc * step
                             whi = (wc + 1) * step
@@ -283,24 +225,24 @@ def precopy_run(
             skipped += 1
             pos += 1
             continue
-        b, d, zero = _page_cost(
-            is_zero[q],
-            sends[q],
-            q,
-            zero_opt,
-            xbz_on,
-            seed,
-            hit_rate,
-            full,
-            hdr,
-            xbz,
-            d_full,
-            d_hdr,
-            d_xbz,
-        )
+        zero = False
+        if zero_opt and is_zero[q]:
+            b = hdr
+            d = d_hdr
+            zero = True
+        elif xbz_on and sends[q] > 0 and xbzrle_hit(seed, q, sends[q]) < hit_rate:
+            b = xbz
+            d = d_xbz
+        else:
+            b = full
+            d = d_full
         tn = T + d
         if not (jlo <= tn < jhi):  # the send completes in another bin
-            j = _bin(tn, step)
+            j = int(tn / step)
+            while (j + 1) * step <= tn:
+                j += 1
+            while j > 0 and j * step > tn:
+                j -= 1
             if j >= cap:
                 status = GRID_FULL
                 break
@@ -438,32 +380,26 @@ def postcopy_run(
         # (a) start the push if due; complete every push ending at or before the limit
         if not started and t_push <= limit:
             started = True
-            inflight, inflight_b, d, z = _push_next(
-                st,
-                is_zero,
-                sends,
-                piv,
-                pstate,
-                mode,
-                dual,
-                zero_opt,
-                xbz_on,
-                seed,
-                hit_rate,
-                full,
-                hdr,
-                xbz,
-                d_full,
-                d_hdr,
-                d_xbz,
-            )
-            if inflight >= 0:
-                push_end = t_push + d
-                nzero += z
+            nxt = pick_next(st, piv, pstate, mode, dual)
+            if nxt >= 0:
+                st[nxt] = 2
+                if zero_opt and is_zero[nxt]:
+                    inflight_b = hdr
+                    nzero += 1
+                elif xbz_on and sends[nxt] > 0 and xbzrle_hit(seed, nxt, sends[nxt]) < hit_rate:
+                    inflight_b = xbz
+                else:
+                    inflight_b = full
+                push_end = t_push + (inflight_b * 8.0) / rate
+            inflight = nxt
         full_grid = False
         while inflight >= 0 and push_end <= limit and sent - start_sent < max_done:
             if not (jlo <= push_end < jhi):  # completes in another bin
-                j = _bin(push_end, step)
+                j = int(push_end / step)
+                while (j + 1) * step <= push_end:
+                    j += 1
+                while j > 0 and j * step > push_end:
+                    j -= 1
                 if j >= cap:
                     full_grid = True
                     break
@@ -487,28 +423,21 @@ def postcopy_run(
             present += 1
             if push_end > t_last:
                 t_last = push_end
-            inflight, inflight_b, d, z = _push_next(
-                st,
-                is_zero,
-                sends,
-                piv,
-                pstate,
-                mode,
-                dual,
-                zero_opt,
-                xbz_on,
-                seed,
-                hit_rate,
-                full,
-                hdr,
-                xbz,
-                d_full,
-                d_hdr,
-                d_xbz,
-            )
-            if inflight >= 0:
+            nxt = pick_next(st, piv, pstate, mode, dual)
+            if nxt >= 0:
+                st[nxt] = 2
+                if zero_opt and is_zero[nxt]:
+                    inflight_b = hdr
+                    nzero += 1
+                    d = d_hdr
+                elif xbz_on and sends[nxt] > 0 and xbzrle_hit(seed, nxt, sends[nxt]) < hit_rate:
+                    inflight_b = xbz
+                    d = d_xbz
+                else:
+                    inflight_b = full
+                    d = d_full
                 push_end = push_end + d
-                nzero += z
+            inflight = nxt
         if full_grid:
             status = GRID_FULL
             break
@@ -532,26 +461,18 @@ def postcopy_run(
             arrive = push_end
             b = inflight_b
         else:
-            b, dt, z = _page_cost(
-                is_zero[p],
-                sends[p],
-                p,
-                zero_opt,
-                xbz_on,
-                seed,
-                hit_rate,
-                full,
-                hdr,
-                xbz,
-                d_full,
-                d_hdr,
-                d_xbz,
-            )
-            nzero += z
+            if zero_opt and is_zero[p]:
+                b = hdr
+                nzero += 1
+            elif xbz_on and sends[p] > 0 and xbzrle_hit(seed, p, sends[p]) < hit_rate:
+                b = xbz
+            else:
+                b = full
+            dt = (b * 8.0) / rate
             stall = rtt + dt
             arrive = ti + stall
-        j = _bin(arrive, step)
-        if j >= cap or _bin(ti, step) + 1 >= cap:
+        j = int(arrive / step)
+        if j >= cap or int(ti / step) + 1 >= cap:
             status = GRID_FULL
             break
         while tick < ti:
@@ -571,28 +492,21 @@ def postcopy_run(
         if s == 2:
             # the fault (at ti) updates the pivots before the next pick (at push_end > ti)
             add_pivot(piv, pstate, p, mode)
-            inflight, inflight_b, d, z = _push_next(
-                st,
-                is_zero,
-                sends,
-                piv,
-                pstate,
-                mode,
-                dual,
-                zero_opt,
-                xbz_on,
-                seed,
-                hit_rate,
-                full,
-                hdr,
-                xbz,
-                d_full,
-                d_hdr,
-                d_xbz,
-            )
-            if inflight >= 0:
+            nxt = pick_next(st, piv, pstate, mode, dual)
+            if nxt >= 0:
+                st[nxt] = 2
+                if zero_opt and is_zero[nxt]:
+                    inflight_b = hdr
+                    nzero += 1
+                    d = d_hdr
+                elif xbz_on and sends[nxt] > 0 and xbzrle_hit(seed, nxt, sends[nxt]) < hit_rate:
+                    inflight_b = xbz
+                    d = d_xbz
+                else:
+                    inflight_b = full
+                    d = d_full
                 push_end = push_end + d
-                nzero += z
+            inflight = nxt
         elif inflight >= 0:
             push_end = push_end + dt
         faults += 1
