@@ -171,12 +171,12 @@ def precopy_run(
                         status = NEED_MORE
                     break
                 # tk + (g - gk) / v; dividing by 1.0 is exact, so skip it at full speed
+                if not w_w[wpos]:  # reads do not dirty pages: pass them whatever their time
+                    wpos += 1
+                    continue
                 tw = tk + (w_g[wpos] - gk) if unit_speed else tk + (w_g[wpos] - gk) / v
                 if not tw < T:
                     break
-                if not w_w[wpos]:  # reads do not dirty pages
-                    wpos += 1
-                    continue
                 while tick < tw and gj < cap:
                     grid_stale[gj] = stale
                     grid_present[gj] = present
