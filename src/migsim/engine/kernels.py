@@ -162,21 +162,28 @@ def precopy_run(
     whi = -1.0
     wacc = 0.0
     unit_speed = v == 1.0
+    have_ntw = False
+    ntw = 0.0
     while True:
         # apply the writes strictly before T
         if not stunned:
             while True:
+                if not have_ntw:  # the wall time of the next write, computed once
+                    while wpos < nw and not w_w[wpos]:  # reads never dirty a page
+                        wpos += 1
+                    if wpos < nw:
+                        # tk + (g - gk) / v; dividing by 1.0 is exact, so skip it at full speed
+                        g = w_g[wpos]
+                        ntw = tk + (g - gk) if unit_speed else tk + (g - gk) / v
+                    have_ntw = True
                 if wpos >= nw:
                     if cover_wall < T:
                         status = NEED_MORE
                     break
-                # tk + (g - gk) / v; dividing by 1.0 is exact, so skip it at full speed
-                if not w_w[wpos]:  # reads do not dirty pages: pass them whatever their time
-                    wpos += 1
-                    continue
-                tw = tk + (w_g[wpos] - gk) if unit_speed else tk + (w_g[wpos] - gk) / v
-                if not tw < T:
+                if not ntw < T:
                     break
+                tw = ntw
+                have_ntw = False
                 while tick < tw and gj < cap:
                     grid_stale[gj] = stale
                     grid_present[gj] = present
