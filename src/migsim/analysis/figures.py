@@ -80,6 +80,16 @@ def _all_variants(present: Sequence[str], variants: Sequence[str] | None) -> lis
     return full + [v for v in present if v not in full]
 
 
+def _variant_legend(fig: Figure, palette: dict, order: Sequence[str]) -> None:
+    """One colour patch per strategy variant, below the panels."""
+    fig.legend(
+        handles=[Patch(color=palette[v], label=v) for v in order],
+        loc="outside lower center",
+        ncol=3,
+        frameon=False,
+    )
+
+
 def _axis_label(metric: str) -> str:
     m = METRICS[metric]
     return f"{m.label} ({m.unit})"
@@ -227,12 +237,7 @@ def bars(agg: pl.DataFrame, bandwidth: str, variants: Sequence[str] | None = Non
             ax.set_xticks(x, workloads, rotation=20, ha="right")
         mem = df["memory"][0] if not df.is_empty() else ""
         fig.suptitle(f"Strategies per workload at {bandwidth}, VM {mem}")
-        fig.legend(
-            handles=[Patch(color=palette[v], label=v) for v in order],
-            loc="outside lower center",
-            ncol=3,
-            frameon=False,
-        )
+        _variant_legend(fig, palette, order)
     return fig
 
 
@@ -331,12 +336,7 @@ def decision_map(winners: pl.DataFrame, variants: Sequence[str] | None = None) -
             ax.set_ylabel("")
             ax.tick_params(axis="y", rotation=0)
         fig.suptitle("Decision map: the winning strategy per workload and bandwidth (* = tie)")
-        fig.legend(
-            handles=[Patch(color=palette[v], label=v) for v in order],
-            loc="outside lower center",
-            ncol=3,
-            frameon=False,
-        )
+        _variant_legend(fig, palette, order)
     return fig
 
 
