@@ -404,7 +404,7 @@ def clark_downtime_figure(summary: pl.DataFrame, workload: str) -> Figure:
     rounds = sorted(x for x in df["n_rounds"].unique().to_list() if x > 0)
     colours = _palette([str(n) for n in rounds])
     with _style():
-        fig = Figure(figsize=(4.0 * len(bws) + 1, 4.2), layout="constrained")
+        fig = Figure(figsize=(4.0 * len(bws) + 1, 4.8), layout="constrained")
         axes = np.atleast_1d(fig.subplots(1, len(bws), sharey=True))
         for ax, bw in zip(axes, bws.to_list(), strict=True):
             d = df.filter(pl.col("bandwidth") == bw)
@@ -422,7 +422,10 @@ def clark_downtime_figure(summary: pl.DataFrame, workload: str) -> Figure:
             ax.set_title(f"{bw}")
             ax.set_xlabel("Migration start time T in the trace (s)")
         axes[0].set_ylabel("Downtime (s)")
-        axes[-1].legend(title="pre-copy", fontsize="small", loc="center right")
+        # below the panels: inside one, it hides the curves it labels
+        handles, labels = axes[-1].get_legend_handles_labels()
+        fig.legend(handles, labels, title="pre-copy rounds before stop-and-copy",
+                   loc="outside lower center", ncol=len(rounds), frameon=False)  # fmt: skip
         fig.suptitle(f"{workload}: downtime vs migration start, 512 MB VM (Clark et al. Figs. 3-6)")
     return fig
 
