@@ -12,7 +12,7 @@ process that follows the guest through running, paused and resumed.
 from __future__ import annotations
 
 from collections.abc import Generator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -79,7 +79,6 @@ class ServiceLedger:
     downtime: float = 0.0
     write_faults: float = 0.0
     stalls: float = 0.0
-    events: list[tuple[float, str]] = field(default_factory=list)
 
     @property
     def total(self) -> float:
@@ -88,12 +87,10 @@ class ServiceLedger:
 
 def guest_process(env, ctx) -> Generator:
     """Follow the guest: running on the source until paused, then paused until resumed at the
-    destination, then running until the migration completes. Records phase changes and the
-    downtime's lost service."""
+    destination, then running until the migration completes. Books the downtime's lost
+    service."""
     yield ctx.paused
-    ctx.ledger.events.append((ctx.t_pause, "downtime"))
     yield ctx.resumed
     ctx.ledger.downtime += ctx.t_resume - ctx.t_pause
     ctx.grid.add_interval(ctx.t_pause, ctx.t_resume, 1.0)
-    ctx.ledger.events.append((ctx.t_resume, "postcopy"))
     yield ctx.finished

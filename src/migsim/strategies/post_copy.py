@@ -73,11 +73,6 @@ def destination_process(ctx, absent: np.ndarray, rate: float) -> Generator:
             part = stream.fetch()
             tg, tp = part.t, part.page
             is_[K.QI_TPOS] = 0
-            # let simulated time follow the phase (one event per window)
-            now = tg_now = fs[K.QF_TR] + (stream.cover - g_r) + fs[K.QF_LAG]
-            del tg_now
-            if now > ctx.env.now and not np.isinf(now):
-                yield ctx.env.timeout(0.0)
         elif status == K.GRID_FULL:
             ctx.grid.grow()
         elif status == K.CHUNK:
