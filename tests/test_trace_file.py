@@ -354,3 +354,39 @@ def test_import_bad_file_types(tmp_path: Path) -> None:
 
 def test_schema_is_documented() -> None:
     assert [f.name for f in SCHEMA] == ["t", "page", "is_write"]
+
+
+def test_looped_windows_equal_masking_every_repeat(oltp_file: Path) -> None:
+    base = read_trace(oltp_file).touches  # span 4 s
+    looped = open_trace(oltp_file, loop="loop")
+    for t0, t1 in ((3.9, 12.3), (4.0, 8.0), (7.999999, 8.000001), (0.5, 3.7), (11.0, 11.2)):
+        got = looped.touches(t0, t1)
+        want_t, want_p = [], []
+        for m in range(5):
+            t = base.t + m * 4.0
+            keep = (t >= t0) & (t < t1)
+            want_t.append(t[keep])
+            want_p.append(base.page[keep])
+        assert np.array_equal(got.t, np.concatenate(want_t))
+        assert np.array_equal(got.page, np.concatenate(want_p))
+
+
+def test_loop_stretches_end_at_whole_spans(oltp_file: Path) -> None:
+    looped = open_trace(oltp_file, loop="loop")
+    assert looped.segment_end(0.0) == 4.0 and looped.segment_end(9.5) == 12.0
+    assert open_trace(oltp_file, loop="reject").segment_end(1.0) == float("inf")
+
+
+def test_a_trace_built_in_memory_is_validated_once(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from migsim.workloads.tracefile import TraceWorkload
+
+    trace = materialize(_wl(), 0.5)
+    free = int(np.flatnonzero(~trace.in_use)[0])
+    page = trace.touches.page.copy()
+    page[3] = free
+    bad = replace(trace, touches=Touches(trace.touches.t, page, trace.touches.is_write))
+    with pytest.raises(TraceError, match=rf"<memory>: column 'page', row 3: page {free}"):
+        TraceWorkload(bad)
+    assert TraceWorkload(trace).touches_in_use

@@ -138,7 +138,7 @@ def simulate(config: RunConfig, workload: Workload | None = None) -> RunResult:
         cost=cost_vector(cfg.strategy, cfg.vm, cfg.seed),
         stream=TouchStream(workload, cfg.workload.start, in_use, cfg.workload.name),
         g=cfg.workload.start,
-        stale_count=int(needed.sum()),
+        stale_count=int(np.count_nonzero(needed)),
     )
     ctx.paused, ctx.resumed, ctx.finished = env.event(), env.event(), env.event()
     env.process(guest_process(env, ctx))

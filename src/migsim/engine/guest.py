@@ -38,14 +38,22 @@ class TouchStream:
         self.name = name
         self.window = 0.5
         self._windows: list[tuple[float, float, int, np.ndarray | None]] = []
+        # a workload whose touches are known to be in use (a validated trace) is not rechecked
+        self._check = not getattr(workload, "touches_in_use", False)
+        # a workload made of contiguous stretches (a looped trace) is fetched stretch by stretch
+        self._segment_end = getattr(workload, "segment_end", None)
 
     def fetch(self) -> Touches:
         """The touches of the next window, checked against the in-use set."""
         t0, t1 = self.cover, self.cover + self.window
+        if self._segment_end is not None:
+            end = self._segment_end(t0)
+            if t0 < end < t1:
+                t1 = end
         part = self.workload.touches(t0, t1)
         self.cover = t1
         n = len(part)
-        if n and not self.in_use[part.page].all():
+        if n and self._check and not self.in_use[part.page].all():
             bad = int(part.page[~self.in_use[part.page]][0])
             raise ConfigError(
                 f"workload {self.name}: touches page {bad}, which is not in its in-use set"

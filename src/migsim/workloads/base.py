@@ -11,7 +11,11 @@ workload must return the same touches for a window however it is asked (one call
 from :class:`BlockWorkload`: the trace is cut in fixed blocks of guest time, each drawn from its
 own counter-based random stream keyed by ``(seed, block index)``.
 
-Contract checked by the engine: every touched page is in use (``in_use[page]`` is true).
+Contract checked by the engine: every touched page is in use (``in_use[page]`` is true). Two
+optional attributes let the engine do less: ``touches_in_use = True`` says the contract was
+already checked (a validated trace), and ``segment_end(t)`` gives the end of the contiguous
+stretch of trace holding ``t`` (a looped trace's next loop boundary), where the engine ends its
+windows so that a window never straddles two stretches.
 """
 
 from __future__ import annotations

@@ -459,11 +459,25 @@ class TraceWorkload:
 
     loop: ``"loop"`` repeats the trace with period ``span`` (touch times shifted by whole
     spans); ``"reject"`` raises :class:`TraceError` when asked for time past the span.
+    checked: the trace already passed :func:`validate` (as :func:`read_trace` does); otherwise
+    it is validated here, once, so that the engine need not check each touch's page against
+    the in-use set as it replays the trace (``touches_in_use``).
     """
 
-    def __init__(self, trace: Trace, loop: str = "loop", path: str | os.PathLike[str] = "<memory>"):
+    touches_in_use = True  # every touch's page is in use (validated): TouchStream skips its check
+
+    def __init__(
+        self,
+        trace: Trace,
+        loop: str = "loop",
+        path: str | os.PathLike[str] = "<memory>",
+        *,
+        checked: bool = False,
+    ):
         if loop not in LOOP_POLICIES:
             raise ValueError(f"loop must be one of {LOOP_POLICIES}, got {loop!r}")
+        if not checked:
+            validate(trace, path)
         self.trace = trace
         self.loop = loop
         self.path = str(path)
@@ -509,17 +523,26 @@ class TraceWorkload:
             if m == 0:  # the slice is already within [t0, t1)
                 parts.append(base)
                 continue
+            # shifted times stay non-decreasing, so the touches in [t0, t1) (after rounding
+            # of the shift) are one contiguous run: trim its ends instead of masking
             t = base.t + m * span
-            keep = (t >= t0) & (t < t1)
-            parts.append(Touches(t[keep], base.page[keep], base.is_write[keep]))
+            lo, hi = np.searchsorted(t, [t0, t1], side="left")
+            parts.append(Touches(t[lo:hi], base.page[lo:hi], base.is_write[lo:hi]))
         return Touches.concat(parts)
+
+    def segment_end(self, t: float) -> float:
+        """The end of the contiguous stretch of trace that contains guest time ``t``: the next
+        loop boundary (a window that stops there is replayed without copying)."""
+        if self.loop != "loop":
+            return math.inf
+        return (math.floor(t / self.span) + 1) * self.span
 
 
 def open_trace(path: str | os.PathLike[str], loop: str = "loop") -> TraceWorkload:
     """Read and validate a trace file and return it as a workload (see :class:`TraceWorkload`)."""
     if loop not in LOOP_POLICIES:
         raise TraceError(f"{path}: loop must be one of {', '.join(LOOP_POLICIES)}, got {loop!r}")
-    return TraceWorkload(read_trace(path), loop=loop, path=path)
+    return TraceWorkload(read_trace(path), loop=loop, path=path, checked=True)
 
 
 def _import_table(src: Path) -> pa.Table:
