@@ -1,9 +1,11 @@
 """Engine throughput and memory benchmark (run by hand, not in CI).
 
-    .venv/bin/python benchmarks/engine.py [--repeat 5] [--sizes 1GiB,4GiB] [--workloads oltp,uniform]
+    .venv/bin/python benchmarks/engine.py [--repeat 9] [--ref-repeat 3] [--sizes 1GiB,4GiB]
+        [--workloads oltp,uniform]
 
 For pre-copy (fixed and dynamic rate limit) and post-copy (bubbling) on the ``oltp`` and
-``uniform`` workloads at each VM size, prints the median over ``--repeat`` runs of
+``uniform`` workloads at each VM size, prints the median (and quartiles) over ``--repeat``
+runs of
 
 * page-events/s: (pages sent + trace touches processed) / wall seconds of ``simulate``, on a
   trace materialized in memory beforehand (``--span`` seconds, looped), so that trace
@@ -11,9 +13,12 @@ For pre-copy (fixed and dynamic rate limit) and post-copy (bubbling) on the ``ol
 * peak RSS growth during one run (MiB), sampled from /proc every 2 ms, in a fresh process:
   the peak while simulating minus the RSS once the trace is in memory and the JIT is warm
   (the memory the engine needs beyond its trace);
-* the ratio of the engine's page-events/s to the independent reference model's
-  (tests/reference), both timed in this invocation on the same config and trace (the
-  reference once per case: it is slow).
+* the ratio of the engine's median page-events/s to the independent reference model's
+  (tests/reference, median of ``--ref-repeat`` runs: it is slow), both timed in this
+  invocation on the same config and trace.
+
+The repeats go round all cases in turn rather than case after case, so that a slow spell of a
+shared machine is spread over all cases instead of falling on one.
 
 Targets (issue 2): pre-copy >= 50 M page-events/s and >= 60x the reference; post-copy
 >= 10 M page-events/s; a 4 GiB VM within 150 MiB beyond its trace.
@@ -106,18 +111,10 @@ def _warm(cfg) -> None:
     migsim.simulate(small)  # compile (or load) the kernels, import everything
 
 
-def bench_engine(cfg, repeat: int, span: float) -> tuple[float, int]:
-    """Median page-events/s and the page events of one run."""
-    workload = in_memory(cfg, span)
-    _warm(cfg)
-    rates, events = [], 0
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        res = migsim.simulate(cfg, workload)
-        dt = time.perf_counter() - t0
-        events = res.summary["page_events"]
-        rates.append(events / dt)
-    return statistics.median(rates), events
+def timed(fn, *args) -> float:
+    t0 = time.perf_counter()
+    fn(*args)
+    return time.perf_counter() - t0
 
 
 def rss_child(case: str, wl_name: str, size: str, span: float) -> None:
@@ -142,20 +139,10 @@ def rss_growth(case: str, wl_name: str, size: str, span: float) -> float:
     return float(out.stdout.strip().splitlines()[-1])
 
 
-def bench_reference(cfg, span: float) -> float:
-    """The reference model's page-events/s on the same run (page events counted by the engine)."""
-    from tests.reference.model import reference_simulate
-
-    workload = in_memory(cfg, span)
-    engine_events = migsim.simulate(cfg, workload).summary["page_events"]
-    t0 = time.perf_counter()
-    reference_simulate(cfg, workload)
-    return engine_events / (time.perf_counter() - t0)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--repeat", type=int, default=9, help="engine runs per case")
+    ap.add_argument("--ref-repeat", type=int, default=3, help="reference runs per case")
     ap.add_argument("--sizes", default="1GiB,4GiB")
     ap.add_argument("--workloads", default="oltp,uniform")
     ap.add_argument("--span", type=float, default=60.0, help="trace seconds held in memory")
@@ -166,26 +153,47 @@ def main() -> None:
     if args.rss_child:
         rss_child(*args.rss_child, args.span)
         return
-    print(f"migsim {migsim.__version__}; medians of {args.repeat} runs; link 1 Gbit/s")
+    from tests.reference.model import reference_simulate
+
+    cases = []  # (case, workload name, size, config, in-memory workload, page events)
+    for wl_name in args.workloads.split(","):
+        for case, strat in CASES.items():
+            for size in args.sizes.split(","):
+                cfg = config(strat, WORKLOADS[wl_name], size)
+                workload = in_memory(cfg, args.span)
+                _warm(cfg)
+                events = migsim.simulate(cfg, workload).summary["page_events"]
+                cases.append((case, wl_name, size, cfg, workload, events))
+    # rounds over all cases, so that a slow spell of the machine is shared by all of them
+    engine_s: list[list[float]] = [[] for _ in cases]
+    ref_s: list[list[float]] = [[] for _ in cases]
+    for _ in range(args.repeat):
+        for i, (*_, cfg, workload, _events) in enumerate(cases):
+            engine_s[i].append(timed(migsim.simulate, cfg, workload))
+    for _ in range(args.ref_repeat):
+        for i, (*_, cfg, workload, _events) in enumerate(cases):
+            ref_s[i].append(timed(reference_simulate, cfg, workload))
+    print(
+        f"migsim {migsim.__version__}; link 1 Gbit/s; engine: median [quartiles] of "
+        f"{args.repeat} runs, reference: median of {args.ref_repeat}"
+    )
     header = (
         f"{'case':18} {'workload':9} {'memory':7} {'events':>10} {'Mev/s':>7} "
-        f"{'RSS+MiB':>8} {'ref Mev/s':>9} {'ratio':>6}"
+        f"{'[quartiles]':>13} {'RSS+MiB':>8} {'ref Mev/s':>9} {'ratio':>6}"
     )
     print(header)
     print("-" * len(header))
-    for wl_name in args.workloads.split(","):
-        wl = WORKLOADS[wl_name]
-        for case, strat in CASES.items():
-            for size in args.sizes.split(","):
-                cfg = config(strat, wl, size)
-                rate, events = bench_engine(cfg, args.repeat, args.span)
-                growth = rss_growth(case, wl_name, size, args.span)
-                ref_rate = bench_reference(cfg, args.span)
-                print(
-                    f"{case:18} {wl_name:9} {size:7} {events:>10} {rate / 1e6:7.1f} "
-                    f"{growth:8.1f} {ref_rate / 1e6:9.3f} {rate / ref_rate:6.0f}",
-                    flush=True,
-                )
+    for i, (case, wl_name, size, _cfg, _workload, events) in enumerate(cases):
+        rates = sorted(events / t / 1e6 for t in engine_s[i])
+        q1, _, q3 = statistics.quantiles(rates, n=4) if len(rates) > 1 else rates * 3
+        rate = statistics.median(rates)
+        ref_rate = events / statistics.median(ref_s[i]) / 1e6
+        growth = rss_growth(case, wl_name, size, args.span)
+        print(
+            f"{case:18} {wl_name:9} {size:7} {events:>10} {rate:7.1f} "
+            f"{f'[{q1:.0f}-{q3:.0f}]':>13} {growth:8.1f} {ref_rate:9.3f} {rate / ref_rate:6.0f}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":
