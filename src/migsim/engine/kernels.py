@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+from numba.cpython.unsafe.numbers import trailing_zeros
 
 from migsim.strategies.prepaging import add_pivot, pick_next
 
@@ -98,7 +99,8 @@ def precopy_run(
     end_pos,
     w_g,
     w_p,
-    w_w,
+    w_words,
+    w_all,
     cover_g,
     finish,
     skip,
@@ -169,8 +171,17 @@ def precopy_run(
         if not stunned:
             while True:
                 if not have_ntw:  # the wall time of the next write, computed once
-                    while wpos < nw and not w_w[wpos]:  # reads never dirty a page
-                        wpos += 1
+                    # reads never dirty a page: skip them eight flags at a time (a loop
+                    # over single flags mispredicts its exit at nearly every write)
+                    # (``w_all``: the buffer holds only writes, nothing to skip)
+                    while not w_all and wpos < nw:
+                        word = w_words[wpos >> 3] >> np.uint64((wpos & 7) * 8)
+                        if word != 0:
+                            wpos += trailing_zeros(word) >> 3
+                            break
+                        wpos = (wpos | 7) + 1
+                    if wpos > nw:
+                        wpos = nw
                     if wpos < nw:
                         # tk + (g - gk) / v; dividing by 1.0 is exact, so skip it at full speed
                         g = w_g[wpos]

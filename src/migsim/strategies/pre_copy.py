@@ -10,7 +10,7 @@ throttling; stunning of write-heavy guests. Exact rules: docs/semantics.md, *Pre
 from __future__ import annotations
 
 from collections.abc import Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -20,23 +20,40 @@ from migsim.engine.link import alloc, final_rate, next_dynamic_limit
 __all__ = ["WriteBuffer", "precopy_phase", "queue", "run", "run_round", "send_paused"]
 
 
+_NO_WORDS = np.zeros(1, dtype=np.uint64)
+
+
+def _words(w: np.ndarray) -> np.ndarray:
+    """The is-write flags as little-endian uint64 words of eight flags, zero-padded (the
+    kernel finds the next write a word at a time); none when every touch is a write."""
+    if w.all():
+        return _NO_WORDS
+    n = w.shape[0]
+    padded = np.zeros((n // 8 + 1) * 8, dtype=np.bool_)
+    padded[:n] = w
+    return padded.view(np.uint64)
+
+
 @dataclass
 class WriteBuffer:
-    """Buffered touches (guest time, page, is_write) not yet applied, and the guest time up
-    to which the buffer is complete. Reads pass through the kernel, which skips them."""
+    """Buffered touches (guest time, page, is_write) from index ``start`` on not yet applied,
+    and the guest time up to which the buffer is complete. Reads pass through the kernel,
+    which skips them; ``words`` packs the is-write flags eight to a word for that."""
 
     g: np.ndarray
     p: np.ndarray
     w: np.ndarray
+    words: np.ndarray
     cover: float
+    start: int = 0
+
+    @classmethod
+    def of(cls, g: np.ndarray, p: np.ndarray, w: np.ndarray, cover: float) -> WriteBuffer:
+        return cls(g, p, w, _words(w), cover)
 
     @classmethod
     def empty(cls, cover: float) -> WriteBuffer:
-        return cls(np.empty(0), np.empty(0, dtype=np.int64), np.empty(0, dtype=np.bool_), cover)
-
-    def tail(self, pos: int) -> WriteBuffer:
-        """The buffer without its first ``pos`` touches."""
-        return WriteBuffer(self.g[pos:], self.p[pos:], self.w[pos:], self.cover)
+        return cls.of(np.empty(0), np.empty(0, dtype=np.int64), np.empty(0, np.bool_), cover)
 
 
 def _refill(ctx, buf: WriteBuffer, pos: int) -> WriteBuffer:
@@ -46,7 +63,7 @@ def _refill(ctx, buf: WriteBuffer, pos: int) -> WriteBuffer:
         g = np.concatenate([buf.g[pos:], g])
         p = np.concatenate([buf.p[pos:], p])
         w = np.concatenate([buf.w[pos:], w])
-    return WriteBuffer(g, p, w, ctx.stream.cover)
+    return WriteBuffer.of(g, p, w, ctx.stream.cover)
 
 
 def _perm(ctx) -> np.ndarray:
@@ -98,6 +115,7 @@ def run_round(
     is_[K.PI_PRESENT] = ctx.present_count
     is_[K.PI_GJ] = ctx.gj
     buf = ctx._writes if writes else WriteBuffer.empty(np.inf)
+    is_[K.PI_WPOS] = buf.start
     wlist = ctx._wlist if writes else np.empty(0, dtype=np.int64)
     fault_cost = ctx.cfg.strategy.write_fault_cost if writes else 0.0
     chunk = ctx.cfg.engine.chunk_pages
@@ -113,7 +131,8 @@ def run_round(
                 end,
                 buf.g,
                 buf.p,
-                buf.w,
+                buf.words,
+                buf.words is _NO_WORDS,
                 buf.cover,
                 finish,
                 skip,
@@ -145,7 +164,7 @@ def run_round(
         if finish:
             break
     if writes:
-        ctx._writes = buf.tail(int(is_[K.PI_WPOS]))
+        ctx._writes = replace(buf, start=int(is_[K.PI_WPOS]))
     ctx.t = float(fs[K.PF_T])
     ctx.stale_count = int(is_[K.PI_STALE])
     ctx.present_count = int(is_[K.PI_PRESENT])
