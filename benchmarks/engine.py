@@ -15,7 +15,8 @@ runs of
   (the memory the engine needs beyond its trace);
 * the ratio of the engine's median page-events/s to the independent reference model's
   (tests/reference, median of ``--ref-repeat`` runs: it is slow), both timed in this
-  invocation on the same config and trace.
+  invocation on the same config and trace; each reference run is flanked by engine runs of
+  the same case (``--repeat`` + ``--ref-repeat`` engine runs in all).
 
 The repeats go round all cases in turn rather than case after case, so that a slow spell of a
 shared machine is spread over all cases instead of falling on one.
@@ -164,18 +165,22 @@ def main() -> None:
                 _warm(cfg)
                 events = migsim.simulate(cfg, workload).summary["page_events"]
                 cases.append((case, wl_name, size, cfg, workload, events))
-    # rounds over all cases, so that a slow spell of the machine is shared by all of them
+    # rounds over all cases, so that a slow spell of the machine is shared by all of them;
+    # the reference runs of a case sit between engine runs of that case, spread over the rounds
     engine_s: list[list[float]] = [[] for _ in cases]
     ref_s: list[list[float]] = [[] for _ in cases]
-    for _ in range(args.repeat):
+    rounds = max(args.repeat, args.ref_repeat)
+    ref_rounds = {r * rounds // args.ref_repeat for r in range(args.ref_repeat)}
+    for r in range(rounds):
         for i, (*_, cfg, workload, _events) in enumerate(cases):
-            engine_s[i].append(timed(migsim.simulate, cfg, workload))
-    for _ in range(args.ref_repeat):
-        for i, (*_, cfg, workload, _events) in enumerate(cases):
-            ref_s[i].append(timed(reference_simulate, cfg, workload))
+            if r < args.repeat:
+                engine_s[i].append(timed(migsim.simulate, cfg, workload))
+            if r in ref_rounds:
+                ref_s[i].append(timed(reference_simulate, cfg, workload))
+                engine_s[i].append(timed(migsim.simulate, cfg, workload))
     print(
         f"migsim {migsim.__version__}; link 1 Gbit/s; engine: median [quartiles] of "
-        f"{args.repeat} runs, reference: median of {args.ref_repeat}"
+        f"{args.repeat + args.ref_repeat} runs, reference: median of {args.ref_repeat}"
     )
     header = (
         f"{'case':18} {'workload':9} {'memory':7} {'events':>10} {'Mev/s':>7} "
