@@ -191,3 +191,27 @@ def test_looped_trace_results_do_not_depend_on_window_alignment(strategy):
     assert a.summary["total_time_s"] > 3 * 1.5  # the trace loops several times
     assert _strip(a.summary) == _strip(b.summary)
     assert a.rounds.equals(b.rounds) and a.timeline.equals(b.timeline)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(
+    n=st.integers(1, 60),
+    total=st.floats(0, 0.7),
+    phases=st.lists(
+        st.tuples(
+            st.sampled_from([0.0, 0.05, 0.1, 0.1, 0.25, 0.3, 0.55, 0.9]), st.text("ab", min_size=1)
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+)
+def test_timeline_phase_column_equals_overwriting_each_row(n, total, phases):
+    from migsim.engine.monitor import _phase_column
+
+    t = np.arange(n) * 0.01
+    want = np.full(n, "done", dtype=object)
+    for start, name in phases:
+        want[t >= start * 0.6] = name
+    want[t > total] = "done"
+    got = _phase_column(t, total, [(start * 0.6, name) for start, name in phases])
+    assert got == want.tolist()

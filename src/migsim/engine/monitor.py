@@ -8,6 +8,7 @@ timeline table at the end.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -83,10 +84,7 @@ class Grid:
         n = math.floor(total / self.step) + 1
         self.ensure(n * self.step)
         t = np.arange(n) * self.step
-        phase = np.full(n, "done", dtype=object)
-        for start, name in phases:
-            phase[t >= start] = name
-        phase[t > total] = "done"
+        phase = _phase_column(t, total, phases)
         frac = 1.0 - self.lost[:n] / self.step
         # the last bin may extend past the end of the migration; service there is normal
         tail = total - (n - 1) * self.step
@@ -96,7 +94,7 @@ class Grid:
         return pa.Table.from_arrays(
             [
                 pa.array(t),
-                pa.array(phase.tolist(), pa.string()),
+                pa.array(phase, pa.string()),
                 pa.array(self.bytes[:n] * 8.0 / self.step),
                 pa.array(frac * baseline),
                 pa.array(frac),
@@ -105,3 +103,25 @@ class Grid:
             ],
             schema=TIMELINE_SCHEMA,
         )
+
+
+def _phase_column(t: np.ndarray, total: float, phases: list[tuple[float, str]]) -> list[str]:
+    """Each grid time's phase: the last of ``phases`` (in list order) that has started by
+    then, ``done`` before the first start and after ``total``. Phases start in order (the
+    common case), so the column is a few runs of repeated names, built without touching each
+    row; otherwise each phase overwrites the rows it covers."""
+    n = t.shape[0]
+    first = [int(np.searchsorted(t, start, side="left")) for start, _ in phases]
+    if any(a > b for a, b in itertools.pairwise(first)):
+        column = np.full(n, "done", dtype=object)
+        for start, name in phases:
+            column[t >= start] = name
+        column[t > total] = "done"
+        return column.tolist()
+    done = int(np.searchsorted(t, total, side="right"))
+    out = ["done"] * min(first[0], done)
+    for i, (_, name) in enumerate(phases):
+        end = first[i + 1] if i + 1 < len(phases) else n
+        out += [name] * max(0, min(end, done) - min(first[i], done))
+    out += ["done"] * (n - len(out))
+    return out
