@@ -454,6 +454,14 @@ def read_trace(path: str | os.PathLike[str], check: bool = True) -> Trace:
     return trace
 
 
+def _read_only(arr: np.ndarray) -> np.ndarray:
+    """A view of ``arr`` that cannot be written through (the trace's own bitmaps are shared,
+    not copied, with each run; the engine copies what it changes)."""
+    view = arr.view()
+    view.flags.writeable = False
+    return view
+
+
 class TraceWorkload:
     """A recorded trace replayed as a :class:`~migsim.workloads.base.Workload`.
 
@@ -499,10 +507,10 @@ class TraceWorkload:
         }
 
     def in_use(self) -> np.ndarray:
-        return self.trace.in_use.copy()
+        return _read_only(self.trace.in_use)
 
     def zero_pages(self) -> np.ndarray:
-        return self.trace.zero_pages.copy()
+        return _read_only(self.trace.zero_pages)
 
     def touches(self, t0: float, t1: float) -> Touches:
         if t1 <= t0:
