@@ -215,3 +215,23 @@ def test_timeline_phase_column_equals_overwriting_each_row(n, total, phases):
     want[t > total] = "done"
     got = _phase_column(t, total, [(start * 0.6, name) for start, name in phases])
     assert got == want.tolist()
+
+
+@pytest.mark.parametrize("fetch_touches", [1, 300, 10**9])
+def test_results_do_not_depend_on_fetch_window_sizes(monkeypatch, fetch_touches):
+    """How far ahead the engine fetches a generator's touches changes no result."""
+    from migsim.workloads.base import BlockWorkload
+
+    oltp = {"name": "oltp", "tps": 300, "start": 0.3}
+    cfgs = [
+        _cfg("pre_copy", workload=oltp),
+        _cfg("pre_copy", workload=oltp, rate_limit="dynamic"),
+        _cfg("post_copy", workload=oltp, prepaging="bubble"),
+        _cfg("hybrid", workload=oltp),
+    ]
+    want = [migsim.simulate(c) for c in cfgs]
+    monkeypatch.setattr(BlockWorkload, "fetch_touches", fetch_touches)
+    for cfg, base in zip(cfgs, want, strict=True):
+        got = migsim.simulate(cfg)
+        assert _strip(got.summary) == _strip(base.summary)
+        assert got.rounds.equals(base.rounds) and got.timeline.equals(base.timeline)

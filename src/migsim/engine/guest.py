@@ -42,6 +42,9 @@ class TouchStream:
         self._check = not getattr(workload, "touches_in_use", False)
         # a workload made of contiguous stretches (a looped trace) is fetched stretch by stretch
         self._segment_end = getattr(workload, "segment_end", None)
+        # windows grow while they hold fewer touches than this (a workload whose touches are
+        # costly to make asks for less, so that little is made past the end of the migration)
+        self._grow_below = getattr(workload, "fetch_touches", 200_000)
 
     def fetch(self) -> Touches:
         """The touches of the next window, checked against the in-use set."""
@@ -62,7 +65,7 @@ class TouchStream:
         if len(self._windows) > 4:  # keep only recent arrays, counts of all
             a, b, c, _ = self._windows[-5]
             self._windows[-5] = (a, b, c, None)
-        if n < 200_000:
+        if n < self._grow_below:
             self.window = min(self.window * 2, 64.0)
         elif n > 2_000_000:
             self.window = max(self.window / 2, 1e-3)

@@ -11,11 +11,13 @@ workload must return the same touches for a window however it is asked (one call
 from :class:`BlockWorkload`: the trace is cut in fixed blocks of guest time, each drawn from its
 own counter-based random stream keyed by ``(seed, block index)``.
 
-Contract checked by the engine: every touched page is in use (``in_use[page]`` is true). Two
+Contract checked by the engine: every touched page is in use (``in_use[page]`` is true). Three
 optional attributes let the engine do less: ``touches_in_use = True`` says the contract was
-already checked (a validated trace), and ``segment_end(t)`` gives the end of the contiguous
+already checked (a validated trace), ``segment_end(t)`` gives the end of the contiguous
 stretch of trace holding ``t`` (a looped trace's next loop boundary), where the engine ends its
-windows so that a window never straddles two stretches.
+windows so that a window never straddles two stretches, and ``fetch_touches`` is how many
+touches a window may hold before the engine stops enlarging its windows (default 200,000;
+generators ask for fewer, since touches made past the end of a migration are wasted).
 """
 
 from __future__ import annotations
@@ -146,6 +148,10 @@ class BlockWorkload:
 
     name = "base"
     block_s = 1.0
+    # touches per engine fetch window above which windows stop growing: generating touches
+    # costs far more than fetching often, so the engine fetches little ahead (a cap of 50k
+    # instead of 200k took about 10% off the engine time of the default sweep's runs)
+    fetch_touches = 50_000
     service = ServiceModel()
 
     def __init__(self, memory_pages: int, page_size: int = 4096, seed: int = 0, **params: Any):
