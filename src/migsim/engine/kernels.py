@@ -96,6 +96,8 @@ def _spread(grid, t0, t1, w, step, cap):
 @njit(cache=True, error_model="numpy")
 def precopy_run(
     order,
+    by_mask,
+    mask,
     end_pos,
     w_g,
     w_p,
@@ -123,7 +125,10 @@ def precopy_run(
 ):
     """Send ``order[pos:end_pos]`` of a pre-copy round (or a stop-and-copy) at ``fs[PF_RATE]``,
     applying the guest's writes in wall-time order; with ``finish``, also apply the writes
-    before the round end. See docs/semantics.md, pre-copy steps 3-5."""
+    before the round end. See docs/semantics.md, pre-copy steps 3-5.
+
+    With ``by_mask`` the queue is the pages set in ``mask``, in ascending order, and positions
+    are page numbers (no queue array is built for a sequential full pass)."""
     cap = grid_stale.shape[0]
     T = fs[PF_T]
     tk = fs[PF_TK]
@@ -238,7 +243,14 @@ def precopy_run(
                 break
         if pos >= end_pos:
             break
-        q = order[pos]
+        if by_mask:
+            while pos < end_pos and not mask[pos]:  # not in the queue (in long runs)
+                pos += 1
+            if pos >= end_pos:
+                continue
+            q = pos
+        else:
+            q = order[pos]
         if skip and written[q]:
             skipped += 1
             pos += 1

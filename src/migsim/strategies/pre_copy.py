@@ -21,6 +21,8 @@ __all__ = ["WriteBuffer", "precopy_phase", "queue", "run", "run_round", "send_pa
 
 
 _NO_WORDS = np.zeros(1, dtype=np.uint64)
+_NO_PAGES = np.zeros(0, dtype=np.int64)
+_NO_MASK = np.zeros(0, dtype=np.bool_)
 
 
 def _words(w: np.ndarray) -> np.ndarray:
@@ -74,11 +76,18 @@ def _perm(ctx) -> np.ndarray:
 
 
 def queue(ctx, mask: np.ndarray) -> np.ndarray:
-    """The pages of ``mask`` in scan order (sequential, or a seeded permutation's order)."""
+    """The pages of ``mask`` in scan order: in a seeded permutation's order (an array of
+    pages), or sequentially, given as the bool mask itself (the kernel walks it; building the
+    array of a full pass took about a tenth of a short run). Either form is a *queue*."""
     if ctx.cfg.strategy.scan_order == "random":
         perm = _perm(ctx)
         return perm[mask[perm]].astype(np.int64, copy=False)
-    return np.flatnonzero(mask).astype(np.int64, copy=False)
+    return mask
+
+
+def queue_len(order: np.ndarray) -> int:
+    """How many pages a queue (an array of pages, or a bool mask) holds."""
+    return int(np.count_nonzero(order)) if order.dtype == np.bool_ else int(order.shape[0])
 
 
 def queue_of(ctx, pages: np.ndarray) -> np.ndarray:
@@ -102,7 +111,7 @@ def run_round(
     stun: int,
     writes: bool,
 ) -> Generator:
-    """Drive the pre-copy kernel over ``order`` in chunks (one SimPy event each).
+    """Drive the pre-copy kernel over the queue ``order`` in chunks (one SimPy event each).
 
     Returns (sent, skipped, bytes, zero markers, write faults, stunned, g_stun, t_stun).
     With ``writes`` false the guest is paused (stop-and-copy): no writes are applied.
@@ -120,6 +129,8 @@ def run_round(
     fault_cost = ctx.cfg.strategy.write_fault_cost if writes else 0.0
     chunk = ctx.cfg.engine.chunk_pages
     n = order.shape[0]
+    by_mask = order.dtype == np.bool_
+    pages, mask = (_NO_PAGES, order) if by_mask else (order, _NO_MASK)
     step = ctx.grid.step
     while True:
         end = min(int(is_[K.PI_POS]) + chunk, n)
@@ -127,7 +138,9 @@ def run_round(
         while True:
             g = ctx.grid
             status = K.precopy_run(
-                order,
+                pages,
+                by_mask,
+                mask,
                 end,
                 buf.g,
                 buf.p,
@@ -189,7 +202,8 @@ def run_round(
 
 
 def send_paused(ctx, order: np.ndarray, rate: float, extra_bytes: int) -> Generator:
-    """Stop-and-copy of ``order`` and ``extra_bytes`` of state at ``rate`` (guest paused)."""
+    """Stop-and-copy of the queue ``order`` and ``extra_bytes`` of state at ``rate`` (guest
+    paused)."""
     t0 = ctx.t
     sent, _, nbytes, _, _, _, _, _ = yield from run_round(
         ctx, order, rate, 1.0, skip=False, stun=0, writes=False
@@ -202,7 +216,7 @@ def send_paused(ctx, order: np.ndarray, rate: float, extra_bytes: int) -> Genera
         phase="stop_copy",
         start_s=t0,
         duration_s=ctx.t - t0,
-        to_send=int(order.shape[0]),
+        to_send=queue_len(order),
         sent=sent,
         skipped=0,
         dirtied=0,
@@ -234,7 +248,7 @@ def precopy_phase(ctx, max_rounds: int) -> Generator:
     while True:
         speed = 1.0 - throttle
         mig, app = alloc(limit, demand * speed, cap)
-        t_k, to_send = ctx.t, int(order.shape[0])
+        t_k, to_send = ctx.t, queue_len(order)
         sent, skipped, nbytes, _, faults, stunned, g_stun, t_stun = yield from run_round(
             ctx, order, mig, speed, skip=st.skip, stun=st.stun_write_faults, writes=True
         )

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Generator
 
-import numpy as np
-
 from migsim.engine.link import final_rate
 from migsim.strategies.pre_copy import send_paused
 
@@ -14,9 +12,9 @@ from migsim.strategies.pre_copy import send_paused
 def run(ctx) -> Generator:
     """Pause at t = 0, send every needed page in ascending order and the state, resume."""
     ctx.pause(0.0)
-    order = np.flatnonzero(ctx.pages.needed).astype(np.int64)
     rate = final_rate(ctx.cfg.strategy, ctx.cfg.link)
-    yield from send_paused(ctx, order, rate, extra_bytes=ctx.cfg.vm.state_bytes)
+    # the queue: every needed page, in ascending order (as a mask: see pre_copy.queue)
+    yield from send_paused(ctx, ctx.pages.needed, rate, extra_bytes=ctx.cfg.vm.state_bytes)
     resume = ctx.t + ctx.cfg.vm.resume_time
     ctx.t_end = resume
     ctx.resume(resume)
