@@ -28,7 +28,7 @@ GRID_FULL = 2
 CHUNK = 3
 
 # indices into the float state of the pre-copy kernel
-PF_T, PF_TK, PF_GK, PF_V, PF_RATE, PF_GSTUN, PF_TSTUN = range(7)
+PF_T, PF_TK, PF_GK, PF_V, PF_RATE, PF_GSTUN, PF_TSTUN, PF_WACC = range(8)
 # indices into the integer state of the pre-copy kernel
 (
     PI_POS,
@@ -42,7 +42,8 @@ PF_T, PF_TK, PF_GK, PF_V, PF_RATE, PF_GSTUN, PF_TSTUN = range(7)
     PI_STALE,
     PI_PRESENT,
     PI_GJ,
-) = range(11)
+    PI_WC,
+) = range(12)
 
 # post-copy float state
 QF_LAG, QF_PUSHEND, QF_TPUSH, QF_TLAST, QF_STALL, QF_TR, QF_GR, QF_RATE = range(8)
@@ -163,11 +164,13 @@ def precopy_run(
     jhi = -1.0
     acc = 0
     tick = gj * step
-    # current bin of the lost-service grid for write faults
-    wc = -1
-    wlo = 0.0
-    whi = -1.0
-    wacc = 0.0
+    # current bin of the lost-service grid for write faults (-1: none) and the cost collected
+    # in it; kept across calls and added to the grid only when the bin changes or the round
+    # ends, so that a float sum never depends on where a chunk ended
+    wc = is_[PI_WC]
+    wacc = fs[PF_WACC]
+    wlo = wc * step if wc >= 0 else 0.0
+    whi = (wc + 1) * step if wc >= 0 else -1.0
     unit_speed = v == 1.0
     have_ntw = False
     ntw = 0.0
@@ -304,9 +307,13 @@ def precopy_run(
             break
     if jc >= 0:
         grid_bytes[jc] += acc
-    if wc >= 0:
+    if wc >= 0 and finish and status == DONE:  # the round is over
         grid_lost[wc] += wacc
+        wc = -1
+        wacc = 0.0
     fs[PF_T] = T
+    fs[PF_WACC] = wacc
+    is_[PI_WC] = wc
     is_[PI_POS] = pos
     is_[PI_WPOS] = wpos
     is_[PI_FAULTS] = faults

@@ -118,8 +118,9 @@ def run_round(
     """
     p = ctx.pages
     t0 = ctx.t
-    fs = np.array([t0, t0, ctx.g, speed, rate, 0.0, 0.0])
-    is_ = np.zeros(11, dtype=np.int64)
+    fs = np.array([t0, t0, ctx.g, speed, rate, 0.0, 0.0, 0.0])
+    is_ = np.zeros(12, dtype=np.int64)
+    is_[K.PI_WC] = -1
     is_[K.PI_STALE] = ctx.stale_count
     is_[K.PI_PRESENT] = ctx.present_count
     is_[K.PI_GJ] = ctx.gj
