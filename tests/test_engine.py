@@ -31,6 +31,13 @@ def _strip(summary: dict) -> dict:
     return {k: v for k, v in summary.items() if k != "config_json"}
 
 
+def _assert_same_result(a, b) -> None:
+    """Identical summaries (but the config echo), rounds and timelines."""
+    assert _strip(a.summary) == _strip(b.summary)
+    assert a.rounds.equals(b.rounds)
+    assert a.timeline.equals(b.timeline)
+
+
 @settings(max_examples=12, deadline=None, derandomize=True)
 @given(
     strategy=st.sampled_from(["stop_and_copy", "pre_copy", "post_copy", "hybrid"]),
@@ -43,9 +50,7 @@ def test_results_do_not_depend_on_chunk_size(strategy, chunk, rate_limit, prepag
     opts = {"rate_limit": rate_limit, "prepaging": prepaging, "stun_write_faults": stun}
     a = migsim.simulate(_cfg(strategy, 65536, **opts))
     b = migsim.simulate(_cfg(strategy, chunk, **opts))
-    assert _strip(a.summary) == _strip(b.summary)
-    assert a.rounds.equals(b.rounds)
-    assert a.timeline.equals(b.timeline)
+    _assert_same_result(a, b)
 
 
 @pytest.mark.parametrize("strategy", ["stop_and_copy", "pre_copy", "post_copy", "hybrid"])
@@ -189,8 +194,7 @@ def test_looped_trace_results_do_not_depend_on_window_alignment(strategy):
     a = migsim.simulate(cfg, fast)
     b = migsim.simulate(cfg, Plain(fast))
     assert a.summary["total_time_s"] > 3 * 1.5  # the trace loops several times
-    assert _strip(a.summary) == _strip(b.summary)
-    assert a.rounds.equals(b.rounds) and a.timeline.equals(b.timeline)
+    _assert_same_result(a, b)
 
 
 @settings(max_examples=300, deadline=None, derandomize=True)
@@ -232,9 +236,7 @@ def test_results_do_not_depend_on_fetch_window_sizes(monkeypatch, fetch_touches)
     want = [migsim.simulate(c) for c in cfgs]
     monkeypatch.setattr(BlockWorkload, "fetch_touches", fetch_touches)
     for cfg, base in zip(cfgs, want, strict=True):
-        got = migsim.simulate(cfg)
-        assert _strip(got.summary) == _strip(base.summary)
-        assert got.rounds.equals(base.rounds) and got.timeline.equals(base.timeline)
+        _assert_same_result(migsim.simulate(cfg), base)
 
 
 def test_a_full_pass_given_as_a_mask_equals_the_same_pass_as_an_array(monkeypatch):
@@ -256,6 +258,4 @@ def test_a_full_pass_given_as_a_mask_equals_the_same_pass_as_an_array(monkeypatc
     assert not want[0].extra["needed"].all()  # the mask has gaps to walk over
     monkeypatch.setattr(pre_copy, "queue", as_array)
     for cfg, base in zip(cfgs, want, strict=True):
-        got = migsim.simulate(cfg)
-        assert _strip(got.summary) == _strip(base.summary)
-        assert got.rounds.equals(base.rounds) and got.timeline.equals(base.timeline)
+        _assert_same_result(migsim.simulate(cfg), base)

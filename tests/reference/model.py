@@ -260,26 +260,12 @@ class Reference:
         return res
 
     def stop_and_copy(self) -> None:
+        """The final stop-and-copy of every needed page, from t = 0 (downtime = total time)."""
+        self.final_stop_copy([p for p in range(self.M) if self.needed[p]], 0.0, 0)
         res = self.result
-        pages = [p for p in range(self.M) if self.needed[p]]
-        T = 0.0
-        nbytes = 0
-        for p in pages:
-            b = self.send(p)
-            nbytes += b
-            T = T + (b * 8.0) / self.R_f
-        T = T + (self.vm.state_bytes * 8.0) / self.R_f
-        res.bytes_transferred += self.vm.state_bytes
-        res.total_time = T + self.vm.resume_time
-        res.downtime = res.total_time
         res.rounds = 0
         res.stop_reason = "stop_and_copy"
         res.converged = True
-        self.lost_downtime_etc += res.downtime
-        res.rows.append(
-            RefRound(0, "stop_copy", 0.0, T, len(pages), len(pages), 0, 0,
-                     nbytes + self.vm.state_bytes, self.R_f, 0.0, 0.0)
-        )  # fmt: skip
 
     def scan_key(self):
         """Sort key of the scan order."""
