@@ -172,6 +172,14 @@ def precopy_run(
     wlo = wc * step if wc >= 0 else 0.0
     whi = (wc + 1) * step if wc >= 0 else -1.0
     unit_speed = v == 1.0
+    block_ok = not xbz_on
+    min_block = 8.0 * d_full
+    slow_until = T
+    memory = written.shape[0]
+    bcap = 1024
+    b_pos = np.empty(bcap, dtype=np.int64)
+    b_t = np.empty(bcap)
+    b_stale = np.empty(bcap, dtype=np.bool_)
     have_ntw = False
     ntw = 0.0
     while True:
@@ -246,6 +254,146 @@ def precopy_run(
                 break
         if pos >= end_pos:
             break
+        # block path: the sends that complete before the next grid sample, the end of the
+        # current send-rate bin and the end of the buffered trace, then the writes before
+        # the last of them, each in a tight loop with no send-or-write decision per event
+        # (that decision follows the trace and mispredicted at about every write). Writes
+        # and sends of different pages commute, and no grid sample falls inside a block.
+        # A write that precedes the send of its page in the block is a clash: the sends
+        # from the first one that starts after that write are undone, and the general path
+        # below takes events one at a time up to the block's end (``slow_until``).
+        if block_ok and jc >= 0 and slow_until <= T:
+            lim = jhi if tick > jhi else tick
+            if not stunned and cover_wall < lim:
+                lim = cover_wall
+            if T + min_block < lim:
+                # 1. the sends, recording for each its queue position, start time and
+                # whether its page was stale
+                n_b = 0
+                lo = memory
+                hi = -1
+                while pos < end_pos and n_b < bcap:
+                    if by_mask:
+                        if not mask[pos]:
+                            pos += 1
+                            continue
+                        q = pos
+                    else:
+                        q = order[pos]
+                    if skip and written[q]:
+                        skipped += 1
+                        pos += 1
+                        continue
+                    if zero_opt and is_zero[q]:
+                        b = hdr
+                        tn = T + d_hdr
+                        zero = True
+                    else:
+                        b = full
+                        tn = T + d_full
+                        zero = False
+                    if not tn < lim:
+                        break
+                    b_pos[n_b] = pos
+                    b_t[n_b] = T
+                    st = stale_pg[q]
+                    b_stale[n_b] = st
+                    n_b += 1
+                    lo = min(lo, q)
+                    hi = max(hi, q)
+                    T = tn
+                    acc += b
+                    nbytes += b
+                    sent += 1
+                    nzero += zero
+                    present += sends[q] == 0
+                    sends[q] += 1
+                    stale -= st
+                    stale_pg[q] = False
+                    pos += 1
+                # 2. the writes before T
+                clash = False
+                while not stunned:
+                    while not w_all and wpos < nw:
+                        word = w_words[wpos >> 3] >> np.uint64((wpos & 7) * 8)
+                        if word != 0:
+                            wpos += trailing_zeros(word) >> 3
+                            break
+                        wpos = (wpos | 7) + 1
+                    if wpos >= nw:
+                        wpos = nw
+                        break
+                    g = w_g[wpos]
+                    tw = tk + (g - gk) if unit_speed else tk + (g - gk) / v
+                    if not tw < T:
+                        break
+                    p = w_p[wpos]
+                    if lo <= p <= hi and n_b > 0 and b_t[n_b - 1] > tw:
+                        # undo the sends that start after tw; the general path goes on
+                        # from there, beginning with this write
+                        i = n_b
+                        while i > 0 and b_t[i - 1] > tw:
+                            i -= 1
+                        slow_until = T
+                        for k in range(n_b - 1, i - 1, -1):
+                            pk = b_pos[k]
+                            q = pk if by_mask else order[pk]
+                            b = hdr if zero_opt and is_zero[q] else full
+                            acc -= b
+                            nbytes -= b
+                            sent -= 1
+                            if zero_opt and is_zero[q]:
+                                nzero -= 1
+                            sends[q] -= 1
+                            if sends[q] == 0:
+                                present -= 1
+                            if b_stale[k]:
+                                stale_pg[q] = True
+                                stale += 1
+                        # the skips at or after the first undone send are undone too
+                        pk = b_pos[i]
+                        for k in range(pk, pos):
+                            q = k if by_mask else order[k]
+                            if (not by_mask or mask[k]) and skip and written[q]:
+                                skipped -= 1
+                        pos = pk
+                        T = b_t[i]
+                        clash = True
+                        break
+                    is_zero[p] = False
+                    if not stale_pg[p]:
+                        stale_pg[p] = True
+                        stale += 1
+                    if not written[p]:
+                        written[p] = True
+                        wlist[faults] = p
+                        faults += 1
+                        if fault_cost > 0.0:
+                            if not (wlo <= tw < whi):
+                                if wc >= 0:
+                                    grid_lost[wc] += wacc
+                                wc = int(tw / step)
+                                while (wc + 1) * step <= tw:
+                                    wc += 1
+                                while wc > 0 and wc * step > tw:
+                                    wc -= 1
+                                wacc = 0.0
+                                wlo = wc * step
+                                whi = (wc + 1) * step
+                                if wc >= cap:
+                                    wc = -1
+                            wacc += fault_cost
+                        if stun_n > 0 and faults == stun_n:
+                            stunned = True
+                            fs[PF_GSTUN] = g
+                            fs[PF_TSTUN] = tw
+                            wpos += 1
+                            break
+                    wpos += 1
+                have_ntw = False
+                if n_b == 0 and not clash:
+                    slow_until = T + min_block
+                continue
         if by_mask:
             while pos < end_pos and not mask[pos]:  # not in the queue (in long runs)
                 pos += 1
