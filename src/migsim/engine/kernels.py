@@ -1,7 +1,8 @@
 """Numba kernels: the per-page hot loops of pre-copy rounds and the post-copy phase.
 
-The page-cost choice, the grid-bin search and the push pick are written out inline at each use
-on purpose: as separate @njit helpers (even with inline="always") they measured 1.3-3.5x
+The page-cost choice, the grid-bin search, the push pick and the application of one write (in
+the pre-copy kernel's per-event path and again in its block path) are written out inline at each
+use on purpose: as separate @njit helpers (even with inline="always") they measured 1.3-3.5x
 slower per page on this machine (benchmarks/engine.py), because numba calls them through its
 calling convention with reference counting of every array argument.
 
