@@ -76,37 +76,28 @@ def test_workload_alias_uses_generator_name():
     assert points[0].config().workload.name == "uniform"
 
 
-@pytest.mark.parametrize(
-    ("edit", "message"),
-    [
-        (lambda c: c["sweep"]["variants"].append("nope"), "sweep.variants: 'nope' is not defined"),
-        (lambda c: c["sweep"]["bandwidths"].append("fast"), "sweep.bandwidths: 'fast'"),
-        (lambda c: c["sweep"]["memory"].append("8MiB"), "sweep.memory: values must be unique"),
-        (lambda c: c["sweep"].update(seeds=[]), "sweep.seeds: the list is empty"),
-        (lambda c: c["variants"]["pc"].pop("strategy"), "variants.pc.strategy is missing"),
-        (lambda c: c["sweep"]["workloads"].append("a/b"), "must match"),
-    ],
-)
-def test_expand_errors_name_the_key(edit, message):
-    cfg = base()
-    edit(cfg)
-    with pytest.raises(sweep.SweepError) as info:
-        sweep.check_points(sweep.expand(cfg))
-    assert message in str(info.value)
+# errors in the sweep's own structure (expand) ...
+SWEEP_ERRORS = [
+    (lambda c: c["sweep"]["variants"].append("nope"), "sweep.variants: 'nope' is not defined"),
+    (lambda c: c["sweep"]["bandwidths"].append("fast"), "sweep.bandwidths: 'fast'"),
+    (lambda c: c["sweep"]["memory"].append("8MiB"), "sweep.memory: values must be unique"),
+    (lambda c: c["sweep"].update(seeds=[]), "sweep.seeds: the list is empty"),
+    (lambda c: c["variants"]["pc"].pop("strategy"), "variants.pc.strategy is missing"),
+    (lambda c: c["sweep"]["workloads"].append("a/b"), "must match"),
+]
+# ... and in the run config of a point (check_points), named by the config key that holds it
+POINT_ERRORS = [
+    (lambda c: c["variants"]["pc"].update(rate_limit="sometimes"), "variants.pc: strategy.rate_limit: 'sometimes' is not one of fixed, dynamic"),
+    (lambda c: c["variants"]["pc"].update(warp=9), "variants.pc: unknown key strategy.warp; allowed keys:"),
+    (lambda c: c["variants"]["pc"].update(max_rounds=0), "variants.pc: strategy.max_rounds"),
+    (lambda c: c["sweep"]["workloads"].append("quake"), "workloads.quake: workload.name: unknown workload 'quake'; allowed:"),
+    (lambda c: c["workloads"]["uniform"]["params"].update(speed=1), "workloads.uniform: unknown key workload.speed for uniform; allowed keys: rate, pages"),
+    (lambda c: c["vm"].update(page_size=1000), "vm.page_size"),
+]  # fmt: skip
 
 
-@pytest.mark.parametrize(
-    ("edit", "message"),
-    [
-        (lambda c: c["variants"]["pc"].update(rate_limit="sometimes"), "variants.pc: strategy.rate_limit: 'sometimes' is not one of fixed, dynamic"),
-        (lambda c: c["variants"]["pc"].update(warp=9), "variants.pc: unknown key strategy.warp; allowed keys:"),
-        (lambda c: c["variants"]["pc"].update(max_rounds=0), "variants.pc: strategy.max_rounds"),
-        (lambda c: c["sweep"]["workloads"].append("quake"), "workloads.quake: workload.name: unknown workload 'quake'; allowed:"),
-        (lambda c: c["workloads"]["uniform"]["params"].update(speed=1), "workloads.uniform: unknown key workload.speed for uniform; allowed keys: rate, pages"),
-        (lambda c: c["vm"].update(page_size=1000), "vm.page_size"),
-    ],
-)  # fmt: skip
-def test_check_points_names_the_config_key(edit, message):
+@pytest.mark.parametrize(("edit", "message"), SWEEP_ERRORS + POINT_ERRORS)
+def test_sweep_errors_name_the_config_key(edit, message):
     cfg = base()
     edit(cfg)
     with pytest.raises(sweep.SweepError) as info:
