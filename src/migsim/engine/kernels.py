@@ -21,6 +21,7 @@ import numpy as np
 from numba import njit
 from numba.cpython.unsafe.numbers import trailing_zeros
 
+from migsim.engine.indexing import u
 from migsim.strategies.prepaging import add_pivot, pick_next
 
 DONE = 0
@@ -89,7 +90,7 @@ def _spread(grid, t0, t1, w, step, cap):
         lo = max(t0, j * step)
         hi = min(t1, (j + 1) * step)
         if hi > lo:
-            grid[j] += (hi - lo) * w
+            grid[u(j)] += (hi - lo) * w
         if (j + 1) * step >= t1:
             break
         j += 1
@@ -192,7 +193,7 @@ def precopy_run(
                     # over single flags mispredicts its exit at nearly every write)
                     # (``w_all``: the buffer holds only writes, nothing to skip)
                     while not w_all and wpos < nw:
-                        word = w_words[wpos >> 3] >> np.uint64((wpos & 7) * 8)
+                        word = w_words[u(wpos >> 3)] >> np.uint64((wpos & 7) * 8)
                         if word != 0:
                             wpos += trailing_zeros(word) >> 3
                             break
@@ -201,7 +202,7 @@ def precopy_run(
                         wpos = nw
                     if wpos < nw:
                         # tk + (g - gk) / v; dividing by 1.0 is exact, so skip it at full speed
-                        g = w_g[wpos]
+                        g = w_g[u(wpos)]
                         ntw = tk + (g - gk) if unit_speed else tk + (g - gk) / v
                     have_ntw = True
                 if wpos >= nw:
@@ -213,26 +214,26 @@ def precopy_run(
                 tw = ntw
                 have_ntw = False
                 while tick < tw and gj < cap:
-                    grid_stale[gj] = stale
-                    grid_present[gj] = present
+                    grid_stale[u(gj)] = stale
+                    grid_present[u(gj)] = present
                     gj += 1
                     tick = gj * step
                 if tick < tw:
                     status = GRID_FULL
                     break
-                p = w_p[wpos]
-                is_zero[p] = False
-                if not stale_pg[p]:
-                    stale_pg[p] = True
+                p = w_p[u(wpos)]
+                is_zero[u(p)] = False
+                if not stale_pg[u(p)]:
+                    stale_pg[u(p)] = True
                     stale += 1
-                if not written[p]:
-                    written[p] = True
-                    wlist[faults] = p
+                if not written[u(p)]:
+                    written[u(p)] = True
+                    wlist[u(faults)] = p
                     faults += 1
                     if fault_cost > 0.0:
                         if not (wlo <= tw < whi):
                             if wc >= 0:
-                                grid_lost[wc] += wacc
+                                grid_lost[u(wc)] += wacc
                             wc = int(tw / step)
                             while (wc + 1) * step <= tw:
                                 wc += 1
@@ -246,7 +247,7 @@ def precopy_run(
                         wacc += fault_cost
                     if stun_n > 0 and faults == stun_n:
                         stunned = True
-                        fs[PF_GSTUN] = w_g[wpos]
+                        fs[PF_GSTUN] = w_g[u(wpos)]
                         fs[PF_TSTUN] = tw
                         wpos += 1
                         break
@@ -275,17 +276,17 @@ def precopy_run(
                 hi = -1
                 while pos < end_pos and n_b < bcap:
                     if by_mask:
-                        if not mask[pos]:
+                        if not mask[u(pos)]:
                             pos += 1
                             continue
                         q = pos
                     else:
-                        q = order[pos]
-                    if skip and written[q]:
+                        q = order[u(pos)]
+                    if skip and written[u(q)]:
                         skipped += 1
                         pos += 1
                         continue
-                    if zero_opt and is_zero[q]:
+                    if zero_opt and is_zero[u(q)]:
                         b = hdr
                         tn = T + d_hdr
                         zero = True
@@ -295,10 +296,10 @@ def precopy_run(
                         zero = False
                     if not tn < lim:
                         break
-                    b_pos[n_b] = pos
-                    b_t[n_b] = T
-                    st = stale_pg[q]
-                    b_stale[n_b] = st
+                    b_pos[u(n_b)] = pos
+                    b_t[u(n_b)] = T
+                    st = stale_pg[u(q)]
+                    b_stale[u(n_b)] = st
                     n_b += 1
                     lo = min(lo, q)
                     hi = max(hi, q)
@@ -307,16 +308,16 @@ def precopy_run(
                     nbytes += b
                     sent += 1
                     nzero += zero
-                    present += sends[q] == 0
-                    sends[q] += 1
+                    present += sends[u(q)] == 0
+                    sends[u(q)] += 1
                     stale -= st
-                    stale_pg[q] = False
+                    stale_pg[u(q)] = False
                     pos += 1
                 # 2. the writes before T
                 clash = False
                 while not stunned:
                     while not w_all and wpos < nw:
-                        word = w_words[wpos >> 3] >> np.uint64((wpos & 7) * 8)
+                        word = w_words[u(wpos >> 3)] >> np.uint64((wpos & 7) * 8)
                         if word != 0:
                             wpos += trailing_zeros(word) >> 3
                             break
@@ -324,55 +325,55 @@ def precopy_run(
                     if wpos >= nw:
                         wpos = nw
                         break
-                    g = w_g[wpos]
+                    g = w_g[u(wpos)]
                     tw = tk + (g - gk) if unit_speed else tk + (g - gk) / v
                     if not tw < T:
                         break
-                    p = w_p[wpos]
-                    if lo <= p <= hi and n_b > 0 and b_t[n_b - 1] > tw:
+                    p = w_p[u(wpos)]
+                    if lo <= p <= hi and n_b > 0 and b_t[u(n_b - 1)] > tw:
                         # undo the sends that start after tw; the general path goes on
                         # from there, beginning with this write
                         i = n_b
-                        while i > 0 and b_t[i - 1] > tw:
+                        while i > 0 and b_t[u(i - 1)] > tw:
                             i -= 1
                         slow_until = T
                         for k in range(n_b - 1, i - 1, -1):
-                            pk = b_pos[k]
-                            q = pk if by_mask else order[pk]
-                            b = hdr if zero_opt and is_zero[q] else full
+                            pk = b_pos[u(k)]
+                            q = pk if by_mask else order[u(pk)]
+                            b = hdr if zero_opt and is_zero[u(q)] else full
                             acc -= b
                             nbytes -= b
                             sent -= 1
-                            if zero_opt and is_zero[q]:
+                            if zero_opt and is_zero[u(q)]:
                                 nzero -= 1
-                            sends[q] -= 1
-                            if sends[q] == 0:
+                            sends[u(q)] -= 1
+                            if sends[u(q)] == 0:
                                 present -= 1
-                            if b_stale[k]:
-                                stale_pg[q] = True
+                            if b_stale[u(k)]:
+                                stale_pg[u(q)] = True
                                 stale += 1
                         # the skips at or after the first undone send are undone too
-                        pk = b_pos[i]
+                        pk = b_pos[u(i)]
                         for k in range(pk, pos):
-                            q = k if by_mask else order[k]
-                            if (not by_mask or mask[k]) and skip and written[q]:
+                            q = k if by_mask else order[u(k)]
+                            if (not by_mask or mask[u(k)]) and skip and written[u(q)]:
                                 skipped -= 1
                         pos = pk
-                        T = b_t[i]
+                        T = b_t[u(i)]
                         clash = True
                         break
-                    is_zero[p] = False
-                    if not stale_pg[p]:
-                        stale_pg[p] = True
+                    is_zero[u(p)] = False
+                    if not stale_pg[u(p)]:
+                        stale_pg[u(p)] = True
                         stale += 1
-                    if not written[p]:
-                        written[p] = True
-                        wlist[faults] = p
+                    if not written[u(p)]:
+                        written[u(p)] = True
+                        wlist[u(faults)] = p
                         faults += 1
                         if fault_cost > 0.0:
                             if not (wlo <= tw < whi):
                                 if wc >= 0:
-                                    grid_lost[wc] += wacc
+                                    grid_lost[u(wc)] += wacc
                                 wc = int(tw / step)
                                 while (wc + 1) * step <= tw:
                                     wc += 1
@@ -396,23 +397,23 @@ def precopy_run(
                     slow_until = T + min_block
                 continue
         if by_mask:
-            while pos < end_pos and not mask[pos]:  # not in the queue (in long runs)
+            while pos < end_pos and not mask[u(pos)]:  # not in the queue (in long runs)
                 pos += 1
             if pos >= end_pos:
                 continue
             q = pos
         else:
-            q = order[pos]
-        if skip and written[q]:
+            q = order[u(pos)]
+        if skip and written[u(q)]:
             skipped += 1
             pos += 1
             continue
         zero = False
-        if zero_opt and is_zero[q]:
+        if zero_opt and is_zero[u(q)]:
             b = hdr
             d = d_hdr
             zero = True
-        elif xbz_on and sends[q] > 0 and xbzrle_hit(seed, q, sends[q]) < hit_rate:
+        elif xbz_on and sends[u(q)] > 0 and xbzrle_hit(seed, q, sends[u(q)]) < hit_rate:
             b = xbz
             d = d_xbz
         else:
@@ -429,23 +430,23 @@ def precopy_run(
                 status = GRID_FULL
                 break
             if jc >= 0:
-                grid_bytes[jc] += acc
+                grid_bytes[u(jc)] += acc
             jc = j
             acc = 0
             jlo = j * step
             jhi = (j + 1) * step
         while tick < tn:
-            grid_stale[gj] = stale
-            grid_present[gj] = present
+            grid_stale[u(gj)] = stale
+            grid_present[u(gj)] = present
             gj += 1
             tick = gj * step
         acc += b
         T = tn
-        if sends[q] == 0:
+        if sends[u(q)] == 0:
             present += 1
-        sends[q] += 1
-        if stale_pg[q]:
-            stale_pg[q] = False
+        sends[u(q)] += 1
+        if stale_pg[u(q)]:
+            stale_pg[u(q)] = False
             stale -= 1
         sent += 1
         nbytes += b
@@ -455,9 +456,9 @@ def precopy_run(
         if not finish and pos >= end_pos:
             break
     if jc >= 0:
-        grid_bytes[jc] += acc
+        grid_bytes[u(jc)] += acc
     if wc >= 0 and finish and status == DONE:  # the round is over
-        grid_lost[wc] += wacc
+        grid_lost[u(wc)] += wacc
         wc = -1
         wacc = 0.0
     fs[PF_T] = T
@@ -551,28 +552,30 @@ def postcopy_run(
             break
         # fast path: touches of present pages before the next push event change nothing
         while tpos < n:
-            ti = tr + (t_g[tpos] - gr) + lag
+            ti = tr + (t_g[u(tpos)] - gr) + lag
             if (inflight >= 0 and push_end <= ti) or (not started and t_push <= ti):
                 break
-            if st[t_p[tpos]] != 0:
+            if st[t_p[u(tpos)]] != 0:
                 break
             tpos += 1
         if tpos >= n:
             limit = tr + (cover_g - gr) + lag
             ti = -1.0
         else:
-            ti = tr + (t_g[tpos] - gr) + lag
+            ti = tr + (t_g[u(tpos)] - gr) + lag
             limit = ti
         # (a) start the push if due; complete every push ending at or before the limit
         if not started and t_push <= limit:
             started = True
             nxt = pick_next(st, piv, pstate, mode, dual)
             if nxt >= 0:
-                st[nxt] = 2
-                if zero_opt and is_zero[nxt]:
+                st[u(nxt)] = 2
+                if zero_opt and is_zero[u(nxt)]:
                     inflight_b = hdr
                     nzero += 1
-                elif xbz_on and sends[nxt] > 0 and xbzrle_hit(seed, nxt, sends[nxt]) < hit_rate:
+                elif (
+                    xbz_on and sends[u(nxt)] > 0 and xbzrle_hit(seed, nxt, sends[u(nxt)]) < hit_rate
+                ):
                     inflight_b = xbz
                 else:
                     inflight_b = full
@@ -590,18 +593,18 @@ def postcopy_run(
                     full_grid = True
                     break
                 if jc >= 0:
-                    grid_bytes[jc] += acc
+                    grid_bytes[u(jc)] += acc
                 jc = j
                 acc = 0
                 jlo = j * step
                 jhi = (j + 1) * step
             while tick < push_end:
-                grid_stale[gj] = remain
-                grid_present[gj] = present
+                grid_stale[u(gj)] = remain
+                grid_present[u(gj)] = present
                 gj += 1
                 tick = gj * step
-            st[inflight] = 0
-            sends[inflight] += 1
+            st[u(inflight)] = 0
+            sends[u(inflight)] += 1
             acc += inflight_b
             nbytes += inflight_b
             sent += 1
@@ -611,12 +614,14 @@ def postcopy_run(
                 t_last = push_end
             nxt = pick_next(st, piv, pstate, mode, dual)
             if nxt >= 0:
-                st[nxt] = 2
-                if zero_opt and is_zero[nxt]:
+                st[u(nxt)] = 2
+                if zero_opt and is_zero[u(nxt)]:
                     inflight_b = hdr
                     nzero += 1
                     d = d_hdr
-                elif xbz_on and sends[nxt] > 0 and xbzrle_hit(seed, nxt, sends[nxt]) < hit_rate:
+                elif (
+                    xbz_on and sends[u(nxt)] > 0 and xbzrle_hit(seed, nxt, sends[u(nxt)]) < hit_rate
+                ):
                     inflight_b = xbz
                     d = d_xbz
                 else:
@@ -636,8 +641,8 @@ def postcopy_run(
         if tpos >= n:
             status = NEED_MORE
             break
-        p = t_p[tpos]
-        s = st[p]
+        p = t_p[u(tpos)]
+        s = st[u(p)]
         if s == 0:
             tpos += 1
             continue
@@ -647,10 +652,10 @@ def postcopy_run(
             arrive = push_end
             b = inflight_b
         else:
-            if zero_opt and is_zero[p]:
+            if zero_opt and is_zero[u(p)]:
                 b = hdr
                 nzero += 1
-            elif xbz_on and sends[p] > 0 and xbzrle_hit(seed, p, sends[p]) < hit_rate:
+            elif xbz_on and sends[u(p)] > 0 and xbzrle_hit(seed, p, sends[u(p)]) < hit_rate:
                 b = xbz
             else:
                 b = full
@@ -662,13 +667,13 @@ def postcopy_run(
             status = GRID_FULL
             break
         while tick < ti:
-            grid_stale[gj] = remain
-            grid_present[gj] = present
+            grid_stale[u(gj)] = remain
+            grid_present[u(gj)] = present
             gj += 1
             tick = gj * step
-        st[p] = 0
-        sends[p] += 1
-        grid_bytes[j] += b
+        st[u(p)] = 0
+        sends[u(p)] += 1
+        grid_bytes[u(j)] += b
         nbytes += b
         sent += 1
         remain -= 1
@@ -680,12 +685,14 @@ def postcopy_run(
             add_pivot(piv, pstate, p, mode)
             nxt = pick_next(st, piv, pstate, mode, dual)
             if nxt >= 0:
-                st[nxt] = 2
-                if zero_opt and is_zero[nxt]:
+                st[u(nxt)] = 2
+                if zero_opt and is_zero[u(nxt)]:
                     inflight_b = hdr
                     nzero += 1
                     d = d_hdr
-                elif xbz_on and sends[nxt] > 0 and xbzrle_hit(seed, nxt, sends[nxt]) < hit_rate:
+                elif (
+                    xbz_on and sends[u(nxt)] > 0 and xbzrle_hit(seed, nxt, sends[u(nxt)]) < hit_rate
+                ):
                     inflight_b = xbz
                     d = d_xbz
                 else:
@@ -703,7 +710,7 @@ def postcopy_run(
             add_pivot(piv, pstate, p, mode)
         tpos += 1
     if jc >= 0:
-        grid_bytes[jc] += acc
+        grid_bytes[u(jc)] += acc
     fs[QF_LAG] = lag
     fs[QF_PUSHEND] = push_end
     fs[QF_TLAST] = t_last

@@ -14,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from migsim.engine.indexing import u
+
 __all__ = ["ORDER_CODES", "add_pivot", "new_pivots", "pick_next"]
 
 #: ``strategy.prepaging`` -> kernel code
@@ -52,7 +54,7 @@ def add_pivot(piv: np.ndarray, pstate: np.ndarray, page: int, mode: int) -> None
 def _forward(piv: np.ndarray, i: int, st: np.ndarray) -> int:
     f = piv[i, 0]
     m = st.shape[0]
-    while f < m and st[f] != 1:
+    while f < m and st[u(f)] != 1:
         f += 1
     if f < m:
         piv[i, 0] = f + 1
@@ -64,7 +66,7 @@ def _forward(piv: np.ndarray, i: int, st: np.ndarray) -> int:
 @njit(cache=True, error_model="numpy")
 def _backward(piv: np.ndarray, i: int, st: np.ndarray) -> int:
     b = piv[i, 1]
-    while b >= 0 and st[b] != 1:
+    while b >= 0 and st[u(b)] != 1:
         b -= 1
     if b >= 0:
         piv[i, 1] = b - 1
@@ -104,7 +106,7 @@ def pick_next(st: np.ndarray, piv: np.ndarray, pstate: np.ndarray, mode: int, du
                 return c
     m = st.shape[0]
     s = pstate[3]
-    while s < m and st[s] != 1:
+    while s < m and st[u(s)] != 1:
         s += 1
     pstate[3] = s
     if s < m:
