@@ -6,8 +6,8 @@ merely usual (e.g. "skip never sends more pages in total": the stop rules can ma
 
 Per-page checks use ``RunResult.extra``: ``needed`` (bool mask of the pages that must reach the
 destination), ``sends_per_page`` (int, sends of each page, zero-page markers included) and
-``stale_at_dest`` (bool mask of the pages whose destination copy lacks their latest contents at
-the end: no needed page may be in it).
+``page_flags`` (per-page bits of migsim.engine.pages; no needed page may have STALE at the end:
+its destination copy lacks its latest contents).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 import migsim
 from migsim.config import RunConfig, from_mapping
+from migsim.engine.pages import STALE
 from migsim.workloads import make_workload
 
 SETTINGS = settings(
@@ -119,7 +120,7 @@ def configs(draw, strategy: str | None = None) -> RunConfig:
 
 def _run(cfg: RunConfig):
     res = migsim.simulate(cfg)
-    for key in ("needed", "sends_per_page", "stale_at_dest"):
+    for key in ("needed", "sends_per_page", "page_flags"):
         assert key in res.extra, f"RunResult.extra lacks {key!r}"
     return res
 
@@ -139,7 +140,7 @@ def _check_invariants(cfg: RunConfig, res) -> None:
     # (the engine subtracts wall times, so allow rounding at the scale of the total time)
     assert s["downtime_s"] >= cfg.vm.resume_time - 1e-12 * (1 + s["total_time_s"])
     # every needed page reaches the destination with its latest contents; no other is sent
-    assert not (np.asarray(res.extra["stale_at_dest"], dtype=bool) & needed).any()
+    assert not ((res.extra["page_flags"] & STALE != 0) & needed).any()
     np.testing.assert_array_equal(needed, in_use if cfg.strategy.dsb else np.ones(m, bool))
     assert (sends[needed] >= 1).all()
     assert (sends[~needed] == 0).all()

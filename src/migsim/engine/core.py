@@ -200,7 +200,7 @@ def _collect(ctx: Context, runtime: float) -> RunResult:
     extra = {
         "needed": p.needed,
         "sends_per_page": p.sends,
-        "stale_at_dest": p.stale,
+        "page_flags": p.flags,
         "lost_by_cause": {
             "rounds": ctx.ledger.rounds,
             "downtime": ctx.ledger.downtime,

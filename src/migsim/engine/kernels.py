@@ -22,6 +22,7 @@ from numba import njit
 from numba.cpython.unsafe.numbers import trailing_zeros
 
 from migsim.engine.indexing import u
+from migsim.engine.pages import STALE, WRITTEN, ZERO
 from migsim.strategies.prepaging import add_pivot, pick_next
 
 DONE = 0
@@ -111,11 +112,9 @@ def precopy_run(
     skip,
     stun_n,
     fault_cost,
-    written,
+    flags,
     wlist,
-    is_zero,
     sends,
-    stale_pg,
     cost,
     hit_rate,
     fs,
@@ -177,7 +176,7 @@ def precopy_run(
     block_ok = not xbz_on
     min_block = 8.0 * d_full
     slow_until = T
-    memory = written.shape[0]
+    memory = flags.shape[0]
     bcap = 1024
     b_pos = np.empty(bcap, dtype=np.int64)
     b_t = np.empty(bcap)
@@ -222,12 +221,11 @@ def precopy_run(
                     status = GRID_FULL
                     break
                 p = w_p[u(wpos)]
-                is_zero[u(p)] = False
-                if not stale_pg[u(p)]:
-                    stale_pg[u(p)] = True
+                f = flags[u(p)]
+                flags[u(p)] = (f | STALE | WRITTEN) & ~ZERO
+                if not f & STALE:
                     stale += 1
-                if not written[u(p)]:
-                    written[u(p)] = True
+                if not f & WRITTEN:
                     wlist[u(faults)] = p
                     faults += 1
                     if fault_cost > 0.0:
@@ -284,18 +282,19 @@ def precopy_run(
                         q = pos
                     else:
                         q = order[u(pos)]
-                    if skip and written[u(q)]:
+                    f = flags[u(q)]
+                    if skip and f & WRITTEN:
                         skipped += 1
                         pos += 1
                         continue
-                    zero = zero_opt and is_zero[u(q)]
+                    zero = zero_opt and f & ZERO != 0
                     tn = T + (d_hdr if zero else d_full)
                     if not tn < lim:
                         break
                     b_pos[u(n_b)] = pos
                     b_t[u(n_b)] = T
-                    b_stale[u(n_b)] = stale_pg[u(q)]
-                    stale_pg[u(q)] = False
+                    b_stale[u(n_b)] = f & STALE != 0
+                    flags[u(q)] = f & ~STALE
                     present += sends[u(q)] == 0
                     sends[u(q)] += 1
                     n_z += zero
@@ -348,34 +347,34 @@ def precopy_run(
                         for k in range(n_b - 1, i - 1, -1):
                             pk = b_pos[u(k)]
                             q = pk if by_mask else order[u(pk)]
-                            b = hdr if zero_opt and is_zero[u(q)] else full
+                            zero = zero_opt and flags[u(q)] & ZERO != 0
+                            b = hdr if zero else full
                             acc -= b
                             nbytes -= b
                             sent -= 1
-                            if zero_opt and is_zero[u(q)]:
+                            if zero:
                                 nzero -= 1
                             sends[u(q)] -= 1
                             if sends[u(q)] == 0:
                                 present -= 1
                             if b_stale[u(k)]:
-                                stale_pg[u(q)] = True
+                                flags[u(q)] |= STALE
                                 stale += 1
                         # the skips at or after the first undone send are undone too
                         pk = b_pos[u(i)]
                         for k in range(pk, pos):
                             q = k if by_mask else order[u(k)]
-                            if (not by_mask or mask[u(k)]) and skip and written[u(q)]:
+                            if (not by_mask or mask[u(k)]) and skip and flags[u(q)] & WRITTEN:
                                 skipped -= 1
                         pos = pk
                         T = b_t[u(i)]
                         clash = True
                         break
-                    is_zero[u(p)] = False
-                    if not stale_pg[u(p)]:
-                        stale_pg[u(p)] = True
+                    f = flags[u(p)]
+                    flags[u(p)] = (f | STALE | WRITTEN) & ~ZERO
+                    if not f & STALE:
                         stale += 1
-                    if not written[u(p)]:
-                        written[u(p)] = True
+                    if not f & WRITTEN:
                         wlist[u(faults)] = p
                         faults += 1
                         if fault_cost > 0.0:
@@ -412,12 +411,13 @@ def precopy_run(
             q = pos
         else:
             q = order[u(pos)]
-        if skip and written[u(q)]:
+        f = flags[u(q)]
+        if skip and f & WRITTEN:
             skipped += 1
             pos += 1
             continue
         zero = False
-        if zero_opt and is_zero[u(q)]:
+        if zero_opt and f & ZERO:
             b = hdr
             d = d_hdr
             zero = True
@@ -453,8 +453,8 @@ def precopy_run(
         if sends[u(q)] == 0:
             present += 1
         sends[u(q)] += 1
-        if stale_pg[u(q)]:
-            stale_pg[u(q)] = False
+        if f & STALE:
+            flags[u(q)] = f & ~STALE
             stale -= 1
         sent += 1
         nbytes += b
@@ -496,7 +496,7 @@ def postcopy_run(
     vcpus,
     st,
     sends,
-    is_zero,
+    flags,
     cost,
     hit_rate,
     piv,
@@ -578,7 +578,7 @@ def postcopy_run(
             nxt = pick_next(st, piv, pstate, mode, dual)
             if nxt >= 0:
                 st[u(nxt)] = 2
-                if zero_opt and is_zero[u(nxt)]:
+                if zero_opt and flags[u(nxt)] & ZERO:
                     inflight_b = hdr
                     nzero += 1
                 elif (
@@ -623,7 +623,7 @@ def postcopy_run(
             nxt = pick_next(st, piv, pstate, mode, dual)
             if nxt >= 0:
                 st[u(nxt)] = 2
-                if zero_opt and is_zero[u(nxt)]:
+                if zero_opt and flags[u(nxt)] & ZERO:
                     inflight_b = hdr
                     nzero += 1
                     d = d_hdr
@@ -660,7 +660,7 @@ def postcopy_run(
             arrive = push_end
             b = inflight_b
         else:
-            if zero_opt and is_zero[u(p)]:
+            if zero_opt and flags[u(p)] & ZERO:
                 b = hdr
                 nzero += 1
             elif xbz_on and sends[u(p)] > 0 and xbzrle_hit(seed, p, sends[u(p)]) < hit_rate:
@@ -694,7 +694,7 @@ def postcopy_run(
             nxt = pick_next(st, piv, pstate, mode, dual)
             if nxt >= 0:
                 st[u(nxt)] = 2
-                if zero_opt and is_zero[u(nxt)]:
+                if zero_opt and flags[u(nxt)] & ZERO:
                     inflight_b = hdr
                     nzero += 1
                     d = d_hdr

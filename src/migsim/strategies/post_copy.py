@@ -13,6 +13,7 @@ import numpy as np
 
 from migsim.engine import kernels as K
 from migsim.engine.link import final_rate
+from migsim.engine.pages import STALE
 from migsim.strategies.prepaging import ORDER_CODES, new_pivots
 
 __all__ = ["postcopy_phase", "run"]
@@ -52,7 +53,7 @@ def destination_process(ctx, absent: np.ndarray, rate: float) -> Generator:
             float(cfg.vm.vcpus),
             st,
             ctx.pages.sends,
-            ctx.pages.is_zero,
+            ctx.pages.flags,
             ctx.cost,
             st_cfg.xbzrle_hit_rate,
             piv,
@@ -90,7 +91,7 @@ def destination_process(ctx, absent: np.ndarray, rate: float) -> Generator:
     ctx.gj = int(is_[K.QI_GJ])
     ctx.stale_count = 0
     ctx.present_count = int(is_[K.QI_PRESENT])
-    ctx.pages.stale[absent] = False
+    ctx.pages.clear(STALE, absent)
     if not st_cfg.push and is_[K.QI_STARTED]:
         ctx.stop_reason = "demand_timeout"
     ctx.add_round(

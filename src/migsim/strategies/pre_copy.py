@@ -16,6 +16,7 @@ import numpy as np
 
 from migsim.engine import kernels as K
 from migsim.engine.link import alloc, final_rate, next_dynamic_limit
+from migsim.engine.pages import WRITTEN
 
 __all__ = ["WriteBuffer", "precopy_phase", "queue", "run", "run_round", "send_paused"]
 
@@ -152,11 +153,9 @@ def run_round(
                 skip,
                 stun,
                 fault_cost,
-                p.written,
+                p.flags,
                 wlist,
-                p.is_zero,
                 p.sends,
-                p.stale,
                 ctx.cost,
                 ctx.cfg.strategy.xbzrle_hit_rate,
                 fs,
@@ -242,7 +241,6 @@ def precopy_phase(ctx, max_rounds: int) -> Generator:
     ctx._writes = WriteBuffer.empty(ctx.stream.cover)
     ctx._wlist = np.empty(ctx.memory_pages, dtype=np.int64)
     order = queue(ctx, ctx.pages.needed)
-    ctx.pages.written[:] = False
     limit = cap if st.rate_limit == "fixed" else st.min_rate
     throttle, high, total_sent, prev_sent = 0.0, 0, 0, -1
     k = 0
@@ -281,7 +279,7 @@ def precopy_phase(ctx, max_rounds: int) -> Generator:
         total_sent += sent
         # the next queue: pages written this round (Xen's dirty bitmap), then clear the bitmap
         order = queue_of(ctx, ctx._wlist[:faults])
-        ctx.pages.written[order] = False
+        ctx.pages.clear(WRITTEN, order)
         rem = int(faults)
         n = k + 1
         ctx.precopy_rounds = n
