@@ -16,6 +16,7 @@ Sections of the mapping (also the ``--set SECTION.KEY=VALUE`` sections of ``migs
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -411,12 +412,17 @@ def from_mapping(data: Mapping[str, Any]) -> RunConfig:
     return cfg
 
 
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls))
+
+
 def to_mapping(cfg: RunConfig) -> dict[str, Any]:
     """The inverse of :func:`from_mapping`, in base units (bytes, bit/s, seconds)."""
-    out: dict[str, Any] = {
-        name: {f.name: getattr(getattr(cfg, name), f.name) for f in fields(getattr(cfg, name))}
-        for name in _SECTIONS
-    }
+    out: dict[str, Any] = {}
+    for name in _SECTIONS:
+        section = getattr(cfg, name)
+        out[name] = {key: getattr(section, key) for key in _field_names(type(section))}
     wl = cfg.workload
     out["workload"] = {"name": wl.name, "start": wl.start, "loop": wl.loop, **dict(wl.params)}
     out["seed"] = cfg.seed

@@ -96,8 +96,11 @@ class Context:
 
 
 def _initial_zero(workload: Workload, start: float, in_use: np.ndarray) -> np.ndarray:
-    """Zero pages at guest time ``start``: zero at trace start and not written before it."""
-    zero = np.asarray(workload.zero_pages(), dtype=np.bool_).copy()
+    """Zero pages at guest time ``start``: zero at trace start and not written before it
+    (read-only: the workload's own array when ``start`` is 0)."""
+    zero = np.asarray(workload.zero_pages(), dtype=np.bool_)
+    if start > 0:
+        zero = zero.copy()
     g = 0.0
     while g < start and zero.any():
         g1 = min(start, g + 8.0)

@@ -66,7 +66,9 @@ class TouchStream:
             a, b, c, _ = self._windows[-5]
             self._windows[-5] = (a, b, c, None)
         if n < self._grow_below:
-            self.window = min(self.window * 2, 64.0)
+            # aim the next window at the touch budget at this density (at least double it)
+            scale = self._grow_below / n if n else 64.0
+            self.window = min(self.window * max(2.0, scale), 64.0)
         elif n > 2_000_000:
             self.window = max(self.window / 2, 1e-3)
         return part

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from migsim.config import StrategySpec, VMSpec
 
@@ -36,8 +37,7 @@ class PageState:
     @classmethod
     def create(cls, needed: np.ndarray, zero: np.ndarray) -> PageState:
         """The state at the start of migration: every needed page stale, none written."""
-        flags = zero.view(np.uint8) * np.uint8(ZERO)
-        flags |= needed.view(np.uint8) * np.uint8(STALE)
+        flags = _initial_flags(zero, needed)
         return cls(needed=needed, flags=flags, sends=np.zeros(needed.shape[0], dtype=np.int32))
 
     def stale(self) -> np.ndarray:
@@ -47,6 +47,15 @@ class PageState:
     def clear(self, bit: int, pages: np.ndarray) -> None:
         """Clear ``bit`` of ``pages`` (an index array or a bool mask)."""
         self.flags[pages] &= np.uint8(~bit & 0xFF)
+
+
+@njit(cache=True)
+def _initial_flags(zero: np.ndarray, needed: np.ndarray) -> np.ndarray:
+    """ZERO where ``zero``, STALE where ``needed`` (one pass, no temporaries)."""
+    flags = np.empty(zero.shape[0], dtype=np.uint8)
+    for i in range(zero.shape[0]):
+        flags[i] = (ZERO if zero[i] else 0) | (STALE if needed[i] else 0)
+    return flags
 
 
 def cost_vector(strategy: StrategySpec, vm: VMSpec, seed: int) -> np.ndarray:
