@@ -337,7 +337,21 @@ def precopy_run(
                     if not tw < T:
                         break
                     p = w_p[u(wpos)]
-                    if lo <= p <= hi and n_b > 0 and b_t[u(n_b - 1)] > tw:
+                    clashes = lo <= p <= hi and n_b > 0 and b_t[u(n_b - 1)] > tw
+                    if clashes and by_mask:
+                        # the block sent pages in page order: a clash only if it sent p,
+                        # and after tw (a write to a page it skipped, or sent before tw,
+                        # or that is not in the queue, commutes with the block's sends)
+                        a = 0
+                        z = n_b - 1
+                        while a < z:
+                            c = (a + z) >> 1
+                            if b_pos[u(c)] < p:
+                                a = c + 1
+                            else:
+                                z = c
+                        clashes = b_pos[u(a)] == p and b_t[u(a)] > tw
+                    if clashes:
                         # undo the sends that start after tw; the general path goes on
                         # from there, beginning with this write
                         i = n_b
