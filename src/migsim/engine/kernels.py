@@ -277,7 +277,11 @@ def precopy_run(
                 while pos < end_pos and n_b < bcap:
                     if by_mask:
                         if not mask[u(pos)]:
+                            # a run of pages not in the queue, in a loop of its own (as
+                            # a ``continue`` of this one, each page cost as much as a send)
                             pos += 1
+                            while pos < end_pos and not mask[u(pos)]:
+                                pos += 1
                             continue
                         q = pos
                     else:
