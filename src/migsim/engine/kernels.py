@@ -275,35 +275,34 @@ def precopy_run(
                 n_b = 0
                 n_z = 0
                 while pos < end_pos and n_b < bcap:
+                    # (no ``continue`` in this loop: numba's code redid the loop's setup,
+                    # about twenty instructions, on each one, so that walking past a page
+                    # not in the queue cost as much as sending one)
                     if by_mask:
-                        if not mask[u(pos)]:
-                            # a run of pages not in the queue, in a loop of its own (as
-                            # a ``continue`` of this one, each page cost as much as a send)
+                        while pos < end_pos and not mask[u(pos)]:
                             pos += 1
-                            while pos < end_pos and not mask[u(pos)]:
-                                pos += 1
-                            continue
+                        if pos >= end_pos:
+                            break
                         q = pos
                     else:
                         q = order[u(pos)]
                     f = flags[u(q)]
                     if skip and f & WRITTEN:
                         skipped += 1
-                        pos += 1
-                        continue
-                    zero = zero_opt and f & ZERO != 0
-                    tn = T + (d_hdr if zero else d_full)
-                    if not tn < lim:
-                        break
-                    b_pos[u(n_b)] = pos
-                    b_t[u(n_b)] = T
-                    b_stale[u(n_b)] = f & STALE != 0
-                    flags[u(q)] = f & ~STALE
-                    present += sends[u(q)] == 0
-                    sends[u(q)] += 1
-                    n_z += zero
-                    n_b += 1
-                    T = tn
+                    else:
+                        zero = zero_opt and f & ZERO != 0
+                        tn = T + (d_hdr if zero else d_full)
+                        if not tn < lim:
+                            break
+                        b_pos[u(n_b)] = pos
+                        b_t[u(n_b)] = T
+                        b_stale[u(n_b)] = f & STALE != 0
+                        flags[u(q)] = f & ~STALE
+                        present += sends[u(q)] == 0
+                        sends[u(q)] += 1
+                        n_z += zero
+                        n_b += 1
+                        T = tn
                     pos += 1
                 b = (n_b - n_z) * full + n_z * hdr
                 acc += b
