@@ -97,12 +97,18 @@ def pick_next(st: np.ndarray, piv: np.ndarray, pstate: np.ndarray, mode: int, du
         n = pstate[1]
         head = pstate[0]
         rot = pstate[2]
+        # (ring arithmetic by compare and subtract: rot < n <= k and head < k, so each wraps
+        # at most once; a % here is an integer division, tens of cycles, on every push)
         for attempt in range(n):
-            off = (rot + attempt) % n
-            i = (head - off) % k
+            off = rot + attempt
+            if off >= n:
+                off -= n
+            i = head - off
+            if i < 0:
+                i += k
             c = _candidate(piv, i, st, dual)
             if c >= 0:
-                pstate[2] = (off + 1) % n
+                pstate[2] = off + 1 if off + 1 < n else 0
                 return c
     m = st.shape[0]
     s = pstate[3]
