@@ -259,3 +259,30 @@ def test_a_full_pass_given_as_a_mask_equals_the_same_pass_as_an_array(monkeypatc
     monkeypatch.setattr(pre_copy, "queue", as_array)
     for cfg, base in zip(cfgs, want, strict=True):
         _assert_same_result(migsim.simulate(cfg), base)
+
+
+def test_stale_kernel_cache_is_dropped_when_a_dependency_is_newer(tmp_path):
+    """numba checks a cached kernel against its own file only; kernels.py drops the cache
+    files that are older than the modules it compiles in (else edits there would not run)."""
+    import os
+
+    from migsim.engine.kernels import drop_stale_cache
+
+    cache = tmp_path / "__pycache__"
+    cache.mkdir()
+    old = [cache / "kernels.precopy_run-1.py311.nbi", cache / "kernels.precopy_run-1.py311.1.nbc"]
+    other = cache / "pages._initial_flags-9.py311.nbi"
+    dep = tmp_path / "prepaging.py"
+    for f in [*old, other, dep]:
+        f.write_text("x")
+    for f in [*old, other]:
+        os.utime(f, (1000, 1000))
+    os.utime(dep, (2000, 2000))
+    assert sorted(drop_stale_cache(cache, "kernels", [dep])) == sorted(old)
+    assert not any(f.exists() for f in old) and other.exists()
+    # cache files newer than every dependency stay; a missing cache or dependency is no error
+    fresh = cache / "kernels.postcopy_run-2.py311.nbi"
+    fresh.write_text("x")
+    assert drop_stale_cache(cache, "kernels", [dep]) == [] and fresh.exists()
+    assert drop_stale_cache(tmp_path / "none", "kernels", [dep]) == []
+    assert drop_stale_cache(cache, "kernels", [tmp_path / "missing.py"]) == []

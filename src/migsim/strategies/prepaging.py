@@ -7,6 +7,9 @@ faults as pivots (k = 7 worked best). The exact rules are in docs/semantics.md (
 Page states (``st``): 0 present or not needed, 1 absent (not yet sent), 2 in flight.
 Pivots live in a ring buffer ``piv[K, 3]`` of (forward cursor, backward cursor, next direction);
 ``pstate = [head, count, rotation, sequential cursor]``.
+
+The functions are inlined into the post-copy kernel (numba ``inline="always"``); the kernel
+module drops its cached code when this file is newer (numba would not notice).
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ def new_pivots(mode: int, k: int) -> tuple[np.ndarray, np.ndarray]:
     return piv, pstate
 
 
-@njit(cache=True, error_model="numpy")
+@njit(error_model="numpy", inline="always")
 def add_pivot(piv: np.ndarray, pstate: np.ndarray, page: int, mode: int) -> None:
     """Make ``page`` (a network fault) the newest pivot; bubble keeps one, multi-pivot K."""
     if mode == 0:
@@ -50,7 +53,7 @@ def add_pivot(piv: np.ndarray, pstate: np.ndarray, page: int, mode: int) -> None
     pstate[2] = 0
 
 
-@njit(cache=True, error_model="numpy")
+@njit(error_model="numpy", inline="always")
 def _forward(piv: np.ndarray, i: int, st: np.ndarray) -> int:
     f = piv[i, 0]
     m = st.shape[0]
@@ -63,7 +66,7 @@ def _forward(piv: np.ndarray, i: int, st: np.ndarray) -> int:
     return -1
 
 
-@njit(cache=True, error_model="numpy")
+@njit(error_model="numpy", inline="always")
 def _backward(piv: np.ndarray, i: int, st: np.ndarray) -> int:
     b = piv[i, 1]
     while b >= 0 and st[u(b)] != 1:
@@ -75,7 +78,7 @@ def _backward(piv: np.ndarray, i: int, st: np.ndarray) -> int:
     return -1
 
 
-@njit(cache=True, error_model="numpy")
+@njit(error_model="numpy", inline="always")
 def _candidate(piv: np.ndarray, i: int, st: np.ndarray, dual: bool) -> int:
     if not dual:
         return _forward(piv, i, st)
@@ -89,7 +92,7 @@ def _candidate(piv: np.ndarray, i: int, st: np.ndarray, dual: bool) -> int:
     return -1
 
 
-@njit(cache=True, error_model="numpy")
+@njit(error_model="numpy", inline="always")
 def pick_next(st: np.ndarray, piv: np.ndarray, pstate: np.ndarray, mode: int, dual: bool) -> int:
     """The next page to push (marked in flight by the caller), or -1 if none is absent."""
     if mode != 0:
