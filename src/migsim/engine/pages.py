@@ -40,10 +40,6 @@ class PageState:
         flags = _initial_flags(zero, needed)
         return cls(needed=needed, flags=flags, sends=np.zeros(needed.shape[0], dtype=np.int32))
 
-    def stale(self) -> np.ndarray:
-        """Bool mask of the pages whose destination copy lacks their latest contents."""
-        return (self.flags & STALE) != 0
-
     def clear(self, bit: int, pages: np.ndarray) -> None:
         """Clear ``bit`` of ``pages`` (an index array or a bool mask)."""
         self.flags[pages] &= np.uint8(~bit & 0xFF)
