@@ -286,3 +286,27 @@ def test_stale_kernel_cache_is_dropped_when_a_dependency_is_newer(tmp_path):
     assert drop_stale_cache(cache, "kernels", [dep]) == [] and fresh.exists()
     assert drop_stale_cache(tmp_path / "none", "kernels", [dep]) == []
     assert drop_stale_cache(cache, "kernels", [tmp_path / "missing.py"]) == []
+
+
+@settings(max_examples=100, deadline=None, derandomize=True)
+@given(data=st.data(), memory=st.integers(1, 300))
+def test_sorted_dirty_sorts_the_dirtied_pages_and_clears_their_dirty_bits(data, memory):
+    """The next round's queue in a sequential scan: the dirtied pages in page order, read out
+    of a bitmap; their WRITTEN bits cleared, every other bit and page left as it was."""
+    from migsim.engine.kernels import sorted_dirty
+    from migsim.engine.pages import STALE, WRITTEN, ZERO
+
+    pages = np.array(
+        data.draw(st.lists(st.integers(0, memory - 1), unique=True, max_size=memory)),
+        dtype=np.int64,
+    )
+    flags = np.array(
+        data.draw(st.lists(st.sampled_from([0, ZERO, STALE, ZERO | STALE]), min_size=memory,
+                           max_size=memory)),
+        dtype=np.uint8,
+    )  # fmt: skip
+    before = flags.copy()
+    flags[pages] |= WRITTEN
+    out = sorted_dirty(pages, flags)
+    np.testing.assert_array_equal(out, np.sort(pages))
+    np.testing.assert_array_equal(flags, before)
