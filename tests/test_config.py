@@ -8,15 +8,15 @@ import dataclasses
 import pytest
 
 from migsim.config import (
-    STRATEGIES,
     ConfigError,
     LinkSpec,
     RunConfig,
-    StrategySpec,
     VMSpec,
+    default_strategy,
     from_mapping,
     to_mapping,
 )
+from migsim.registry import strategy_names
 from migsim.workloads import make_workload
 
 
@@ -38,11 +38,12 @@ def test_defaults_are_the_cited_ones():
     assert st.throttle_threshold == 0.5
     assert st.stun_write_faults == 0
     # Hines & Gopalan 2009
-    assert st.push is True
-    assert st.prepaging == "none"
-    assert st.pivots == 7
-    assert st.dsb is True
-    assert st.precopy_rounds == 1
+    post = default_strategy("post_copy")
+    assert post.push is True
+    assert post.prepaging == "none"
+    assert post.pivots == 7
+    assert st.dsb is True and post.dsb is True
+    assert default_strategy("hybrid").precopy_rounds == 1
     # every strategy
     assert st.zero_pages is True
     assert st.page_header_bytes == 8
@@ -64,7 +65,7 @@ def test_units_and_aliases():
             "vm": {"memory": "512MB", "state": "1MiB", "resume_time": "2ms"},
             "link": {"bandwidth": "128Mbit/s", "rtt": "5ms", "efficiency": "0.9"},
             "strategy": {
-                "name": "pre_copy",
+                "name": "hybrid",
                 "downtime_limit": "300ms",
                 "min_rate": "50Mbit/s",
                 "max_rate": "1Gbit/s",
@@ -136,7 +137,7 @@ def test_specs_are_frozen():
         cfg.strategy.max_rounds = 3  # type: ignore[misc]
     assert VMSpec(memory_bytes=8 * 4096).pages == 8
     assert LinkSpec(bandwidth_bps=1e9, efficiency=0.5).capacity_bps == 5e8
-    assert StrategySpec().name in STRATEGIES
+    assert RunConfig().strategy.name in strategy_names()
 
 
 def test_config_error_is_a_value_error():
@@ -147,6 +148,22 @@ BAD = [
     # (mapping, words the message must contain: the key, and what is allowed)
     ({"nope": {}}, ["nope", "strategy", "vm", "link", "workload"]),
     ({"strategy": {"bogus": 1}}, ["strategy.bogus", "max_rounds", "skip"]),
+    # an option of another strategy: named, with its owners and what this one allows
+    (
+        {"strategy": {"name": "pre_copy", "push": False}},
+        ["strategy.push", "post_copy", "hybrid", "not of pre_copy", "max_rounds", "dsb"],
+    ),
+    (
+        {"strategy": {"name": "stop_and_copy", "max_rounds": 2}},
+        ["strategy.max_rounds", "pre_copy", "not of stop_and_copy", "max_rate"],
+    ),
+    # a rate, duration or size given as text without its unit
+    ({"strategy": {"downtime_limit": "300"}}, ["strategy.downtime_limit", "no unit", "ms"]),
+    ({"strategy": {"max_rate": "125000000"}}, ["strategy.max_rate", "no unit", "Mbit/s"]),
+    (
+        {"strategy": {"name": "post_copy", "demand_timeout": "30"}},
+        ["strategy.demand_timeout", "no unit", "s"],
+    ),
     ({"vm": {"colour": "red"}}, ["vm.colour", "memory", "state"]),
     ({"link": {"latency": 1}}, ["link.latency", "bandwidth", "rtt"]),
     ({"engine": {"speed": 1}}, ["engine.speed", "chunk_pages"]),
@@ -155,8 +172,14 @@ BAD = [
     ({"strategy": {"scan_order": "zigzag"}}, ["strategy.scan_order", "sequential", "random"]),
     ({"strategy": {"rate_limit": "adaptive"}}, ["strategy.rate_limit", "fixed", "dynamic"]),
     ({"strategy": {"switchover": "kvm"}}, ["strategy.switchover", "xen", "qemu"]),
-    ({"strategy": {"prepaging": "lazy"}}, ["strategy.prepaging", "bubble", "multi_pivot"]),
-    ({"strategy": {"direction": "back"}}, ["strategy.direction", "forward", "dual"]),
+    (
+        {"strategy": {"name": "post_copy", "prepaging": "lazy"}},
+        ["strategy.prepaging", "bubble", "multi_pivot"],
+    ),
+    (
+        {"strategy": {"name": "post_copy", "direction": "back"}},
+        ["strategy.direction", "forward", "dual"],
+    ),
     ({"strategy": {"compression": "gzip"}}, ["strategy.compression", "none", "xbzrle"]),
     ({"strategy": {"max_rounds": 0}}, ["strategy.max_rounds", ">= 1"]),
     ({"strategy": {"max_rounds": "2.5"}}, ["strategy.max_rounds", "whole number"]),
@@ -177,11 +200,11 @@ BAD = [
     ({"strategy": {"xbzrle_hit_rate": -0.1}}, ["strategy.xbzrle_hit_rate", "[0, 1]"]),
     ({"strategy": {"throttle_trigger_rounds": 0}}, ["strategy.throttle_trigger_rounds", ">= 1"]),
     ({"strategy": {"stun_write_faults": -1}}, ["strategy.stun_write_faults", ">= 0"]),
-    ({"strategy": {"pivots": 0}}, ["strategy.pivots", ">= 1"]),
-    ({"strategy": {"precopy_rounds": 0}}, ["strategy.precopy_rounds", ">= 1"]),
+    ({"strategy": {"name": "post_copy", "pivots": 0}}, ["strategy.pivots", ">= 1"]),
+    ({"strategy": {"name": "hybrid", "precopy_rounds": 0}}, ["strategy.precopy_rounds", ">= 1"]),
     ({"strategy": {"page_header_bytes": 4096}}, ["strategy.page_header_bytes", "page size"]),
     (
-        {"strategy": {"push": False, "prepaging": "bubble"}},
+        {"strategy": {"name": "post_copy", "push": False, "prepaging": "bubble"}},
         ["strategy.prepaging", "none", "strategy.push"],
     ),
     ({"vm": {"memory": "1000B"}}, ["vm.memory", "multiple of the page size"]),

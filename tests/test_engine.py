@@ -9,15 +9,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import migsim
-from migsim.config import ConfigError, from_mapping
+from migsim.config import ConfigError, from_mapping, strategy_options
 from migsim.engine.link import alloc
 
 
 def _cfg(strategy: str, chunk: int = 65536, **opts):
+    """A small run of ``strategy``; options it does not declare are left out."""
     wl = opts.pop("workload", {"name": "uniform", "rate": 3000})
+    own = strategy_options(strategy)
     return from_mapping(
         {
-            "strategy": {"name": strategy, **opts},
+            "strategy": {"name": strategy, **{k: v for k, v in opts.items() if k in own}},
             "vm": {"memory": "16MiB"},
             "link": {"bandwidth": "100Mbit/s"},
             "workload": wl,
@@ -243,7 +245,7 @@ def test_a_full_pass_given_as_a_mask_equals_the_same_pass_as_an_array(monkeypatc
     """Round 0 walks the needed-page mask in the kernel instead of an array of its pages."""
     from migsim.strategies import pre_copy
 
-    def as_array(ctx, mask):
+    def as_array(self, ctx, mask):
         return np.flatnonzero(mask).astype(np.int64)
 
     oltp = {"name": "oltp", "tps": 300}
@@ -256,7 +258,7 @@ def test_a_full_pass_given_as_a_mask_equals_the_same_pass_as_an_array(monkeypatc
     ]
     want = [migsim.simulate(c) for c in cfgs]
     assert not want[0].extra["needed"].all()  # the mask has gaps to walk over
-    monkeypatch.setattr(pre_copy, "queue", as_array)
+    monkeypatch.setattr(pre_copy.PreCopy, "queue", as_array)
     for cfg, base in zip(cfgs, want, strict=True):
         _assert_same_result(migsim.simulate(cfg), base)
 

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import migsim
-from migsim.config import RunConfig, from_mapping
+from migsim.config import RunConfig, from_mapping, strategy_options
 from migsim.engine.pages import STALE
 from migsim.workloads import make_workload
 
@@ -98,8 +98,11 @@ def configs(draw, strategy: str | None = None) -> RunConfig:
         "min_rate": draw(st.sampled_from(["50Mbit/s", "100Mbit/s"])),
         "max_rate": draw(st.sampled_from(["200Mbit/s", "500Mbit/s", "2Gbit/s"])),
     }
+    # every option is drawn for every strategy (so the draws, and the examples, do not depend
+    # on which strategy was drawn); the run gets the ones its strategy declares
+    allowed = {"name", *strategy_options(name)}
     data = {
-        "strategy": opts,
+        "strategy": {k: v for k, v in opts.items() if k in allowed},
         "vm": {
             "memory": pages * 4096,
             "vcpus": draw(st.integers(1, 4)),

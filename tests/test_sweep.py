@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -15,8 +14,9 @@ import pytest
 import yaml
 
 from migsim import sweep
-from migsim.config import StrategySpec, from_mapping
+from migsim.config import default_strategy, from_mapping, strategy_options
 from migsim.engine.result import ROUNDS_SCHEMA, SUMMARY_SCHEMA, TIMELINE_SCHEMA
+from migsim.registry import strategy_names
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text())
@@ -215,17 +215,20 @@ def test_schema_describes_every_key_with_a_default():
         walk(sub, name)
 
 
-def test_schema_variant_options_match_strategy_spec():
-    props = SCHEMA["$defs"]["variant"]["properties"]
-    fields = {f.name for f in dataclasses.fields(StrategySpec)} - {"name"}
-    assert set(props) - {"strategy", "description"} == fields
-    defaults = StrategySpec()
-    for key in fields:
-        cfg = from_mapping({"strategy": {"name": "pre_copy", key: props[key]["default"]}})
-        assert getattr(cfg.strategy, key) == pytest.approx(getattr(defaults, key)), key
-        if "enum" in props[key]:
-            for value in props[key]["enum"]:
-                from_mapping({"strategy": {"name": "pre_copy", key: value}})
+def test_schema_variant_options_match_the_strategy_registry():
+    variant = SCHEMA["$defs"]["variant"]
+    assert variant["properties"]["strategy"]["enum"] == list(strategy_names())
+    for name in strategy_names():
+        props = SCHEMA["$defs"][f"strategy_{name}"]["properties"]
+        options = strategy_options(name)
+        assert set(props) - {"strategy", "description"} == set(options), name
+        defaults = default_strategy(name)
+        for key in options:
+            cfg = from_mapping({"strategy": {"name": name, key: props[key]["default"]}})
+            assert getattr(cfg.strategy, key) == pytest.approx(getattr(defaults, key)), key
+            if "enum" in props[key]:
+                for value in props[key]["enum"]:
+                    from_mapping({"strategy": {"name": name, key: value}})
 
 
 def test_schema_rejects_unknown_key_and_bad_enum():

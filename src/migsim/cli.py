@@ -105,17 +105,60 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def strategy_help() -> str:
+    """The options of every registered strategy, with units and defaults (``run --help``).
+    A strategy that has every option of one listed before it says so instead of repeating
+    them (hybrid: those of pre_copy and post_copy)."""
+    from migsim.config import StrategyOptions
+    from migsim.options import describe
+    from migsim.registry import registered
+
+    def rows(options: list[dict[str, Any]]) -> list[str]:
+        out = []
+        for o in options:
+            unit = "|".join(o["choices"]) if o["choices"] else o["unit"]
+            out.append(f"    {o['name']} = {o['default_text']} [{unit}]: {o['help']}")
+        return out
+
+    common = describe(StrategyOptions)
+    lines = [
+        "strategy options: --set strategy.KEY=VALUE (rates, durations and sizes with their "
+        "unit, e.g. 300ms, 100Mbit/s)",
+        "  every strategy:",
+        *rows(common),
+    ]
+    seen: dict[str, set[str]] = {}
+    base = {o["name"] for o in common}
+    for name, cls in registered().items():
+        options = [o for o in describe(cls.Options) if o["name"] not in base]
+        own = {o["name"] for o in options}
+        shared = [n for n, keys in seen.items() if keys and keys <= own]
+        covered = set().union(*(seen[n] for n in shared)) if shared else set()
+        seen[name] = own
+        doc = (cls.__doc__ or "").strip().splitlines()[0]
+        lines.append(f"  {name}: {doc}")
+        if shared:
+            lines.append(f"    (every option of {' and '.join(shared)}, and:)")
+        rest = [o for o in options if o["name"] not in covered]
+        lines += rows(rest) if rest or shared else ["    (the options of every strategy)"]
+    return "\n".join(lines)
+
+
 def make_parser() -> argparse.ArgumentParser:
     """The argument parser of ``migsim``."""
     from migsim import __version__
+    from migsim.registry import strategy_names
 
     parser = argparse.ArgumentParser(prog="migsim", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"migsim {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="simulate one migration")
-    run.add_argument(
-        "--strategy", required=True, choices=["stop_and_copy", "pre_copy", "post_copy", "hybrid"]
+    run = sub.add_parser(
+        "run",
+        help="simulate one migration",
+        epilog=strategy_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    run.add_argument("--strategy", required=True, choices=strategy_names())
     run.add_argument("--workload", required=True, help="generator name or TRACE.parquet")
     run.add_argument("--memory", default="512MiB", help="VM memory, e.g. 512MiB (default)")
     run.add_argument("--bandwidth", default="1Gbit/s", help="link bandwidth, e.g. 128Mbit/s")

@@ -8,7 +8,8 @@ Sections of the mapping (also the ``--set SECTION.KEY=VALUE`` sections of ``migs
 
 ``vm``        memory, page size, vCPUs, CPU/device state, non-pageable memory, resume cost
 ``link``      bandwidth, round-trip time, goodput efficiency
-``strategy``  the strategy name and every option of SPEC section 2
+``strategy``  the strategy name and the options that strategy declares (strategies are plug-ins,
+              found by name in :mod:`migsim.registry`; SPEC section 2)
 ``workload``  the generator name (or trace path), migration start time, loop policy, and the
               generator's own parameters (passed through to the generator, which validates them)
 ``engine``    timeline grid step and the engine's chunk size (results never depend on the latter)
@@ -21,22 +22,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from migsim.options import OptionError, option, option_infos, parse_options
+from migsim.registry import strategy_class, strategy_names
 from migsim.units import UnitError, parse_duration, parse_rate, parse_size
 
 __all__ = [
-    "STRATEGIES",
     "ConfigError",
     "EngineSpec",
     "LinkSpec",
     "RunConfig",
-    "StrategySpec",
+    "StrategyOptions",
     "VMSpec",
     "WorkloadSpec",
+    "default_strategy",
     "from_mapping",
+    "strategy_options",
     "to_mapping",
 ]
-
-STRATEGIES = ("stop_and_copy", "pre_copy", "post_copy", "hybrid")
 
 
 class ConfigError(ValueError):
@@ -90,48 +92,111 @@ class LinkSpec:
 
 
 @dataclass(frozen=True)
-class StrategySpec:
-    """Strategy name and every option of SPEC section 2, with Xen/QEMU/Hines defaults.
+class StrategyOptions:
+    """The options every strategy has (page cost on the wire, free-page skipping, rate limits).
 
-    Rates are in bit/s, times in seconds, sizes in bytes.
+    Each strategy's own options class (``Options`` of a class in :mod:`migsim.strategies`)
+    extends this one; ``name`` is the strategy's registered name. Fields are declared with
+    :func:`migsim.options.option` (unit, range, source, meaning); rates are in bit/s, times in
+    seconds, sizes in bytes.
     """
 
     name: str = "pre_copy"
-    # pre-copy (Clark 2005 / Xen xc_domain_save)
-    max_rounds: int = 30
-    max_factor: float = 3.0
-    stop_pages: int = 50
-    skip: bool = True
-    scan_order: str = "sequential"
-    rate_limit: str = "fixed"
-    min_rate: float = 100e6
-    max_rate: float = 500e6
-    rate_increment: float = 50e6
-    switchover: str = "xen"
-    downtime_limit: float = 0.3
-    auto_converge: bool = False
-    throttle_initial: float = 0.2
-    throttle_increment: float = 0.1
-    throttle_max: float = 0.99
-    throttle_threshold: float = 0.5
-    throttle_trigger_rounds: int = 2
-    stun_write_faults: int = 0
-    write_fault_cost: float = 2e-6
-    # post-copy (Hines & Gopalan 2009)
-    push: bool = True
-    prepaging: str = "none"
-    pivots: int = 7
-    direction: str = "dual"
-    demand_timeout: float = 30.0
-    dsb: bool = True
-    # hybrid
-    precopy_rounds: int = 1
-    # every strategy
-    zero_pages: bool = True
-    page_header_bytes: int = 8
-    compression: str = "none"
-    xbzrle_hit_rate: float = 0.5
-    xbzrle_ratio: float = 0.25
+    dsb: bool = option(
+        True,
+        kind="bool",
+        help="dynamic self-ballooning / free-page skipping: send in-use pages only",
+        source="[Hines09]",
+    )
+    zero_pages: bool = option(
+        True,
+        kind="bool",
+        help="zero-page detection: a zero page costs only its header",
+        source="[QEMU] zero-page detection",
+    )
+    page_header_bytes: int = option(
+        8,
+        kind="size",
+        bare=True,
+        lo=0,
+        help="per-page header on the wire (less than the page size)",
+        source="Xen (page-frame number per page)",
+    )
+    compression: str = option(
+        "none",
+        kind="choice",
+        choices=("none", "xbzrle"),
+        help="delta compression of re-sent pages",
+        source="[QEMU] XBZRLE",
+    )
+    xbzrle_hit_rate: float = option(
+        0.5,
+        kind="float",
+        unit="fraction",
+        lo=0,
+        hi=1,
+        help="xbzrle: probability a re-sent page is in the cache",
+        source="migsim",
+    )
+    xbzrle_ratio: float = option(
+        0.25,
+        kind="float",
+        unit="fraction",
+        lo=0,
+        hi=1,
+        help="xbzrle: compressed size / page size on a hit",
+        source="migsim",
+    )
+    rate_limit: str = option(
+        "fixed",
+        kind="choice",
+        choices=("fixed", "dynamic"),
+        help="fixed = link capacity; dynamic = Clark's adaptive limit in pre-copy rounds and "
+        "max_rate once the guest is paused or runs at the destination",
+        source="[Clark05]",
+    )
+    min_rate: float = option(
+        100e6,
+        kind="rate",
+        lo=0,
+        lo_open=True,
+        help="dynamic limit of pre-copy round 0 and its floor",
+        source="[Clark05]",
+    )
+    max_rate: float = option(
+        500e6,
+        kind="rate",
+        lo=0,
+        lo_open=True,
+        help="dynamic limit cap; the rate of the final stop-and-copy and of post-copy",
+        source="[Clark05]",
+    )
+    rate_increment: float = option(
+        50e6,
+        kind="rate",
+        lo=0,
+        help="dynamic: added to the last pre-copy round's dirty rate",
+        source="[Clark05]",
+    )
+
+    def check(self, vm: VMSpec) -> None:
+        """Checks across options (raises :class:`OptionError` naming the key)."""
+        if self.min_rate > self.max_rate:
+            raise OptionError(
+                f"strategy.min_rate: {self.min_rate!r} is out of range; allowed: "
+                f"<= strategy.max_rate ({self.max_rate:g} bit/s)"
+            )
+        if self.page_header_bytes >= vm.page_size:
+            raise OptionError(
+                f"strategy.page_header_bytes: {self.page_header_bytes!r} is out of range; "
+                f"allowed: < the page size ({vm.page_size} B)"
+            )
+
+    def final_rate(self, link: LinkSpec) -> float:
+        """Rate (bit/s) while the guest is paused or runs at the destination (no sharing)."""
+        if self.rate_limit == "dynamic":
+            return min(self.max_rate, link.capacity_bps)
+        return link.capacity_bps
 
 
 @dataclass(frozen=True)
@@ -166,11 +231,16 @@ class EngineSpec:
     chunk_pages: int = 65536
 
 
+def default_strategy(name: str = "pre_copy") -> StrategyOptions:
+    """The default options of strategy ``name`` (pre-copy unless told)."""
+    return strategy_class(name).Options(name=name)
+
+
 @dataclass(frozen=True)
 class RunConfig:
     """Everything that determines a run. Same config, same result rows."""
 
-    strategy: StrategySpec = field(default_factory=StrategySpec)
+    strategy: StrategyOptions = field(default_factory=default_strategy)
     workload: WorkloadSpec = field(default_factory=WorkloadSpec)
     vm: VMSpec = field(default_factory=VMSpec)
     link: LinkSpec = field(default_factory=LinkSpec)
@@ -178,30 +248,16 @@ class RunConfig:
     seed: int = 0
 
 
+def strategy_options(name: str) -> dict[str, Any]:
+    """The declared options of strategy ``name``: key -> :class:`migsim.options.OptionInfo`."""
+    return option_infos(strategy_class(name).Options)
+
+
 # --------------------------------------------------------------------------------------------
 # validation
 
 _CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
-    ("strategy", "name"): STRATEGIES,
-    ("strategy", "scan_order"): ("sequential", "random"),
-    ("strategy", "rate_limit"): ("fixed", "dynamic"),
-    ("strategy", "switchover"): ("xen", "qemu"),
-    ("strategy", "prepaging"): ("none", "bubble", "multi_pivot"),
-    ("strategy", "direction"): ("forward", "dual"),
-    ("strategy", "compression"): ("none", "xbzrle"),
     ("workload", "loop"): ("loop", "reject"),
-}
-
-# (section, key) -> (parser, lower bound, upper bound, bound inclusive on the low side)
-_RATE_KEYS = {"min_rate", "max_rate", "rate_increment"}
-_DURATION_KEYS = {"downtime_limit", "write_fault_cost", "demand_timeout"}
-_FRACTION_KEYS = {
-    "throttle_initial",
-    "throttle_increment",
-    "throttle_max",
-    "throttle_threshold",
-    "xbzrle_hit_rate",
-    "xbzrle_ratio",
 }
 
 # aliases accepted in mappings, mapping to the dataclass field
@@ -213,7 +269,6 @@ _ALIASES = {
 }
 
 _SECTIONS = {
-    "strategy": StrategySpec,
     "vm": VMSpec,
     "link": LinkSpec,
     "engine": EngineSpec,
@@ -262,22 +317,11 @@ _FIELD_NAMES = {(sec, field): alias for (sec, alias), field in _ALIASES.items()}
 def _convert(section: str, key: str, value: Any, ftype: Any) -> Any:
     name = f"{section}.{_FIELD_NAMES.get((section, key), key)}"
     try:
-        if (section, key) in _CHOICES:
-            allowed = _CHOICES[(section, key)]
-            if value not in allowed:
-                raise ConfigError(f"{name}: {value!r} is not one of {', '.join(allowed)}")
-            return value
-        if key in _RATE_KEYS or key == "bandwidth_bps":
+        if key == "bandwidth_bps":
             return parse_rate(value)
-        if key in _DURATION_KEYS or key in ("rtt_s", "resume_time", "timeline_step"):
+        if key in ("rtt_s", "resume_time", "timeline_step"):
             return parse_duration(value)
-        if key in (
-            "memory_bytes",
-            "page_size",
-            "state_bytes",
-            "nonpageable_bytes",
-            "page_header_bytes",
-        ):
+        if key in ("memory_bytes", "page_size", "state_bytes", "nonpageable_bytes"):
             return parse_size(value)
         if ftype in ("bool", bool):
             return _as_bool(name, value)
@@ -294,7 +338,7 @@ def _check_ranges(cfg: RunConfig) -> None:
     def fail(name: str, what: str, value: Any) -> None:
         raise ConfigError(f"{name}: {value!r} is out of range; allowed: {what}")
 
-    vm, link, st, eng = cfg.vm, cfg.link, cfg.strategy, cfg.engine
+    vm, link, eng = cfg.vm, cfg.link, cfg.engine
     if vm.page_size < 512 or vm.page_size & (vm.page_size - 1):
         fail("vm.page_size", "a power of two >= 512 bytes", vm.page_size)
     if vm.memory_bytes <= 0 or vm.memory_bytes % vm.page_size:
@@ -309,41 +353,6 @@ def _check_ranges(cfg: RunConfig) -> None:
         fail("link.bandwidth", "> 0 bit/s", link.bandwidth_bps)
     if not 0 < link.efficiency <= 1:
         fail("link.efficiency", "0 < efficiency <= 1", link.efficiency)
-    if st.max_rounds < 1:
-        fail("strategy.max_rounds", ">= 1 (1 = one full pass, then stop-and-copy)", st.max_rounds)
-    if st.max_factor <= 0:
-        fail("strategy.max_factor", "> 0", st.max_factor)
-    if st.stop_pages < 0:
-        fail("strategy.stop_pages", ">= 0", st.stop_pages)
-    for key in ("min_rate", "max_rate"):
-        if getattr(st, key) <= 0:
-            fail(f"strategy.{key}", "> 0 bit/s", getattr(st, key))
-    if st.min_rate > st.max_rate:
-        fail("strategy.min_rate", f"<= strategy.max_rate ({st.max_rate:g} bit/s)", st.min_rate)
-    for key in _FRACTION_KEYS:
-        value = getattr(st, key)
-        if not 0 <= value <= 1:
-            fail(f"strategy.{key}", "a fraction in [0, 1]", value)
-    if st.throttle_trigger_rounds < 1:
-        fail("strategy.throttle_trigger_rounds", ">= 1", st.throttle_trigger_rounds)
-    if st.stun_write_faults < 0:
-        fail("strategy.stun_write_faults", ">= 0 (0 = off)", st.stun_write_faults)
-    if st.pivots < 1:
-        fail("strategy.pivots", ">= 1", st.pivots)
-    if st.precopy_rounds < 1:
-        fail("strategy.precopy_rounds", ">= 1", st.precopy_rounds)
-    if st.page_header_bytes >= vm.page_size:
-        fail(
-            "strategy.page_header_bytes",
-            f"< the page size ({vm.page_size} B)",
-            st.page_header_bytes,
-        )
-    if not st.push and st.prepaging != "none":
-        fail(
-            "strategy.prepaging",
-            "'none' when strategy.push is false (pre-paging pushes pages)",
-            st.prepaging,
-        )
     if cfg.workload.start < 0:
         fail("workload.start", ">= 0 s", cfg.workload.start)
     if eng.timeline_step <= 0:
@@ -352,6 +361,10 @@ def _check_ranges(cfg: RunConfig) -> None:
         fail("engine.chunk_pages", ">= 1", eng.chunk_pages)
     if cfg.seed < 0:
         fail("seed", ">= 0", cfg.seed)
+    try:
+        cfg.strategy.check(vm)
+    except OptionError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _section(section: str, cls: type, values: Mapping[str, Any] | None) -> Any:
@@ -373,11 +386,48 @@ def _section(section: str, cls: type, values: Mapping[str, Any] | None) -> Any:
     return cls(**kwargs)
 
 
+def _strategy_section(values: Any) -> StrategyOptions:
+    """The ``strategy`` section: ``name`` picks the registered strategy, whose declared
+    options are the only keys allowed besides it."""
+    if values is None:
+        values = {}
+    if not isinstance(values, Mapping):
+        raise ConfigError(f"strategy: expected a mapping of keys, got {values!r}")
+    values = dict(values)
+    name = values.pop("name", StrategyOptions.name)
+    names = strategy_names()
+    if not isinstance(name, str) or name not in names:
+        raise ConfigError(f"strategy.name: {name!r} is not one of {', '.join(names)}")
+    infos = strategy_options(name)
+    allowed = f"allowed keys: name, {', '.join(infos)} (the options of {name})"
+    for key in values:
+        if key not in infos:
+            owners = [n for n in names if key in strategy_options(n)]
+            if not owners:
+                raise ConfigError(f"unknown key strategy.{key}; {allowed}")
+            raise ConfigError(
+                f"strategy.{key} is an option of {', '.join(owners)}, not of {name}; {allowed}"
+            )
+    try:
+        return parse_options(
+            strategy_class(name).Options,
+            values,
+            section="strategy",
+            owner=f"strategy {name}",
+            name=name,
+        )
+    except OptionError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 def from_mapping(data: Mapping[str, Any]) -> RunConfig:
     """Build and validate a :class:`RunConfig` from a plain mapping.
 
     Sizes, rates and durations may be given with units (``"512MiB"``, ``"128Mbit/s"``,
-    ``"0.2ms"``). Raises :class:`ConfigError` naming the first bad key and what is allowed.
+    ``"0.2ms"``); a strategy option given as text must carry its unit (``"300"`` is refused),
+    a Python number is taken in the base unit. The ``strategy`` section holds ``name`` and the
+    options that strategy declares (:func:`strategy_options`). Raises :class:`ConfigError`
+    naming the first bad key and what is allowed.
     """
     if not isinstance(data, Mapping):
         raise ConfigError(f"expected a mapping, got {data!r}")
@@ -388,6 +438,7 @@ def from_mapping(data: Mapping[str, Any]) -> RunConfig:
     parts: dict[str, Any] = {
         sec: _section(sec, cls, data.get(sec)) for sec, cls in _SECTIONS.items()
     }
+    parts["strategy"] = _strategy_section(data.get("strategy"))
     wl = data.get("workload") or {}
     if isinstance(wl, str):
         wl = {"name": wl}
@@ -420,7 +471,7 @@ def _field_names(cls: type) -> tuple[str, ...]:
 def to_mapping(cfg: RunConfig) -> dict[str, Any]:
     """The inverse of :func:`from_mapping`, in base units (bytes, bit/s, seconds)."""
     out: dict[str, Any] = {}
-    for name in _SECTIONS:
+    for name in ("strategy", *_SECTIONS):
         section = getattr(cfg, name)
         out[name] = {key: getattr(section, key) for key in _field_names(type(section))}
     wl = cfg.workload

@@ -4,7 +4,7 @@ This is the glue between the Snakemake workflow (``workflow/``) and the engine. 
 config (``config/config.yaml``, schema ``workflow/schemas/config.schema.yaml``) names
 
 * ``variants``: strategy variants, each a name plus strategy options (``strategy:`` is the
-  strategy, every other key an option of :class:`migsim.config.StrategySpec`);
+  strategy, every other key an option that strategy declares: ``migsim run --help``);
 * ``workloads``: workload labels, each optionally with a generator ``name`` (default: the label,
   or a path to a recorded ``.parquet`` trace), a migration ``start`` time and generator parameters;
 * ``sweep``: the lists crossed into points (workloads x variants x bandwidths x memory x seeds);
@@ -43,6 +43,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from migsim.config import ConfigError, RunConfig, from_mapping
+from migsim.registry import strategy_names
 from migsim.units import UnitError, parse_rate, parse_size
 
 __all__ = [
@@ -131,7 +132,7 @@ def _variant_mapping(name: str, spec: Any) -> dict[str, Any]:
     strategy = spec.pop("strategy", None)
     if strategy is None:
         raise SweepError(
-            f"variants.{name}.strategy is missing; allowed: stop_and_copy, pre_copy, post_copy, hybrid"
+            f"variants.{name}.strategy is missing; allowed: {', '.join(strategy_names())}"
         )
     spec.pop("description", None)
     return {"name": strategy, **spec}
@@ -313,7 +314,8 @@ def _package_root() -> Path:
 
 def engine_fingerprint(root: str | os.PathLike[str] | None = None) -> str:
     """Hash of the sources that shape simulation results: ``engine/``, ``strategies/``,
-    ``workloads/`` and the config, units and package modules. A Snakemake param of the
+    ``workloads/`` and the config, options, registry, units and package modules. A Snakemake
+    param of the
     simulate rule, so editing any of them reruns the simulations (and nothing else changes it).
     ``root``: the package directory (default: the imported migsim).
     """
@@ -321,7 +323,10 @@ def engine_fingerprint(root: str | os.PathLike[str] | None = None) -> str:
     files: list[Path] = []
     for sub in ("engine", "strategies", "workloads"):
         files.extend((root / sub).rglob("*.py"))
-    files.extend(root / name for name in ("__init__.py", "config.py", "units.py"))
+    files.extend(
+        root / name
+        for name in ("__init__.py", "config.py", "options.py", "registry.py", "units.py")
+    )
     return _tree_hash([f for f in files if f.is_file()], root)
 
 

@@ -251,7 +251,9 @@ class Reference:
         res = self.result
         res.app_lost_s = (
             self.lost_downtime_etc
-            + self.st.write_fault_cost * sum(r.dirtied for r in res.rows if r.phase == "precopy")
+            # (only strategies with pre-copy rounds have dirty logging, and the option)
+            + getattr(self.st, "write_fault_cost", 0.0)
+            * sum(r.dirtied for r in res.rows if r.phase == "precopy")
             + res.stall_time / self.vm.vcpus
         )
         res.app_degradation_pct = (

@@ -1,10 +1,10 @@
 """``simulate(config) -> RunResult``: build the SimPy environment, wire the processes, collect.
 
-Processes (plain generators): the migration *source* (the strategy, registered by name in
-:mod:`migsim.strategies`), the *destination* (post-copy fault service, started by strategies
-that resume the VM at the destination), and the *guest* (:func:`guest_process`). SimPy decides
-*when* (one event per chunk of pages, per round and per phase change); the numba kernels
-decide *which pages*. The rules are in docs/semantics.md.
+Processes (plain generators): the *migration* (the process of the run's strategy, a plug-in
+found by name in :mod:`migsim.registry`; it composes the primitives of
+:mod:`migsim.engine.primitives`, the destination's fault service among them) and the *guest*
+(:func:`guest_process`). SimPy orders the events (one per chunk of pages, per round and per
+phase change); the numba kernels decide *which pages*. The rules are in docs/semantics.md.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from migsim.engine.guest import ServiceLedger, TouchStream, guest_process
 from migsim.engine.monitor import Grid
 from migsim.engine.pages import PageState, cost_vector
 from migsim.engine.result import ROUNDS_SCHEMA, RunResult, library_versions
+from migsim.registry import strategy_class
 from migsim.workloads import make_workload
 from migsim.workloads.base import Workload
 
@@ -30,7 +31,8 @@ __all__ = ["Context", "simulate"]
 
 @dataclass
 class Context:
-    """Mutable state of one run, shared by its processes."""
+    """Mutable state of one run, shared by its processes (a strategy keeps its own state on
+    its own object)."""
 
     env: simpy.Environment
     cfg: RunConfig
@@ -62,12 +64,8 @@ class Context:
     t_end: float = 0.0
     stop_reason: str = ""
     converged: bool = True
-    # pre-copy hand-off: pages whose destination copy is stale when pre-copy stops
-    remaining: np.ndarray | None = None
-    _writes: Any = None  # pre-copy write buffer (strategies.pre_copy.WriteBuffer)
-    _perm: np.ndarray | None = None  # random scan order, drawn once per run
-    _rank: np.ndarray | None = None  # position of each page in _perm
-    _wlist: np.ndarray | None = None  # pages first written in the current round, in order
+    # (start time, name) of each phase of the timeline, in order
+    phases: list[tuple[float, str]] = field(default_factory=lambda: [(0.0, "precopy")])
     # events
     paused: simpy.Event | None = None
     resumed: simpy.Event | None = None
@@ -82,13 +80,17 @@ class Context:
         return self.cfg.vm.pages
 
     def pause(self, t: float) -> None:
-        """The guest stops on the source at wall time ``t``."""
+        """The guest stops on the source at wall time ``t`` (downtime starts)."""
         self.t_pause = t
+        self.phases.append((t, "downtime"))
         self.paused.succeed()
 
-    def resume(self, t: float) -> None:
-        """The guest resumes at the destination at wall time ``t``."""
+    def resume(self, t: float, pull: bool = False) -> None:
+        """The guest resumes at the destination at wall time ``t``; with ``pull``, pages are
+        still absent there and the post-copy phase starts."""
         self.t_resume = t
+        if pull:
+            self.phases.append((t, "postcopy"))
         self.resumed.succeed()
 
     def add_round(self, **row: Any) -> None:
@@ -121,8 +123,6 @@ def simulate(config: RunConfig, workload: Workload | None = None) -> RunResult:
     (see :mod:`migsim.engine.result`), the config, and the wall runtime in seconds. The same
     config gives identical tables.
     """
-    from migsim.strategies import STRATEGY_PROCESSES
-
     wall0 = time.perf_counter()
     cfg = config
     if workload is None:
@@ -145,8 +145,9 @@ def simulate(config: RunConfig, workload: Workload | None = None) -> RunResult:
     )
     ctx.paused, ctx.resumed, ctx.finished = env.event(), env.event(), env.event()
     env.process(guest_process(env, ctx))
-    source = env.process(STRATEGY_PROCESSES[cfg.strategy.name](ctx))
-    env.run(until=source)
+    strategy = strategy_class(cfg.strategy.name)(cfg.strategy)
+    migration = env.process(strategy.process(ctx))
+    env.run(until=migration)
     if not ctx.finished.triggered:
         ctx.finished.succeed()
     env.run()
@@ -158,10 +159,7 @@ def _collect(ctx: Context, runtime: float) -> RunResult:
     service = ctx.workload.service
     total = ctx.t_end
     ctx.gj = ctx.grid.fill(ctx.gj, total, ctx.stale_count, ctx.present_count)
-    phases = [(0.0, "precopy"), (ctx.t_pause, "downtime"), (ctx.t_resume, "postcopy")]
-    if cfg.strategy.name in ("stop_and_copy", "pre_copy"):
-        phases = phases[:2]
-    timeline = ctx.grid.table(total, phases, service.baseline)
+    timeline = ctx.grid.table(total, ctx.phases, service.baseline)
     lost = ctx.ledger.total
     import pyarrow as pa
 

@@ -5,7 +5,7 @@ the pre-copy kernel's per-event path and again in its block path) are written ou
 use on purpose: as separate @njit helpers (even with inline="always") they measured 1.3-3.5x
 slower per page on this machine (benchmarks/engine.py), because numba calls them through its
 calling convention with reference counting of every array argument. The post-copy push order
-(``pick_next``, ``add_pivot`` from strategies/prepaging.py) is compiled in with numba's
+(``pick_next``, ``add_pivot`` from engine/push_order.py) is compiled in with numba's
 ``inline="always"`` instead: called, it took about 30% of the post-copy kernel's time.
 
 Both kernels are *resumable*: all their state lives in arrays passed in (``fs`` floats,
@@ -27,7 +27,7 @@ from numba.cpython.unsafe.numbers import trailing_zeros
 
 from migsim.engine.indexing import u
 from migsim.engine.pages import STALE, WRITTEN, ZERO
-from migsim.strategies.prepaging import add_pivot, pick_next
+from migsim.engine.push_order import add_pivot, pick_next
 
 
 def drop_stale_cache(cache: Path, name: str, deps: list[Path]) -> list[Path]:
@@ -49,7 +49,7 @@ _HERE = Path(__file__).resolve().parent
 drop_stale_cache(
     _HERE / "__pycache__",
     "kernels",
-    [_HERE / "indexing.py", _HERE / "pages.py", _HERE.parent / "strategies" / "prepaging.py"],
+    [_HERE / "indexing.py", _HERE / "pages.py", _HERE / "push_order.py"],
 )
 
 DONE = 0

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from migsim.config import StrategySpec, VMSpec
+from migsim.config import StrategyOptions, VMSpec
 
 __all__ = ["STALE", "WRITTEN", "ZERO", "PageState", "cost_vector"]
 
@@ -54,7 +54,7 @@ def _initial_flags(zero: np.ndarray, needed: np.ndarray) -> np.ndarray:
     return flags
 
 
-def cost_vector(strategy: StrategySpec, vm: VMSpec, seed: int) -> np.ndarray:
+def cost_vector(strategy: StrategyOptions, vm: VMSpec, seed: int) -> np.ndarray:
     """Packed page-cost parameters for the kernels (docs/semantics.md, page cost):
     int64 [page + header, header, xbzrle bytes + header, zero_opt, xbzrle_on, seed]."""
     hdr = strategy.page_header_bytes

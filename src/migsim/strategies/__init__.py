@@ -1,21 +1,21 @@
-"""Migration strategies, one module each, registered by name.
+"""Migration strategies: plug-ins, one module each, registered by name.
 
-Each strategy is a SimPy process: ``run(ctx)``, a generator over the run's
-:class:`migsim.engine.core.Context`. It reads the page state and the link and never the
-workload's internals.
+Importing this package imports every module in it, and each registers its strategy with
+:func:`migsim.registry.register_strategy`; a new strategy is therefore one new file here
+(docs/strategies.md). The four of the papers come first, in this order; any other module
+follows in alphabetical order.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+import importlib
+import pkgutil
 
-from migsim.strategies import hybrid, post_copy, pre_copy, stop_and_copy
+_PAPERS = ("stop_and_copy", "pre_copy", "post_copy", "hybrid")
 
-__all__ = ["STRATEGY_PROCESSES"]
-
-STRATEGY_PROCESSES: dict[str, Callable[..., Generator]] = {
-    "stop_and_copy": stop_and_copy.run,
-    "pre_copy": pre_copy.run,
-    "post_copy": post_copy.run,
-    "hybrid": hybrid.run,
-}
+for _module in (
+    *_PAPERS,
+    *sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name not in _PAPERS),
+):
+    if _module != "base" and not _module.startswith("_"):
+        importlib.import_module(f"{__name__}.{_module}")

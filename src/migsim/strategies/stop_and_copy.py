@@ -5,19 +5,20 @@ from __future__ import annotations
 
 from collections.abc import Generator
 
-from migsim.engine.link import final_rate
-from migsim.strategies.pre_copy import send_paused
+from migsim.engine.primitives import resume_at_destination, send_paused
+from migsim.registry import register_strategy
+from migsim.strategies.base import Strategy
 
 
-def run(ctx) -> Generator:
+@register_strategy("stop_and_copy")
+class StopAndCopy(Strategy):
     """Pause at t = 0, send every needed page in ascending order and the state, resume."""
-    ctx.pause(0.0)
-    rate = final_rate(ctx.cfg.strategy, ctx.cfg.link)
-    # the queue: every needed page, in ascending order (as a mask: see pre_copy.queue)
-    yield from send_paused(ctx, ctx.pages.needed, rate, extra_bytes=ctx.cfg.vm.state_bytes)
-    resume = ctx.t + ctx.cfg.vm.resume_time
-    ctx.t_end = resume
-    ctx.resume(resume)
-    ctx.stop_reason = "stop_and_copy"
-    ctx.converged = True
-    yield ctx.env.timeout(max(0.0, resume - ctx.env.now))
+
+    def process(self, ctx) -> Generator:
+        ctx.pause(0.0)
+        rate = self.opts.final_rate(ctx.cfg.link)
+        # the queue: every needed page, in ascending order (a bool mask the kernel walks)
+        yield from send_paused(ctx, ctx.pages.needed, rate, extra_bytes=ctx.cfg.vm.state_bytes)
+        ctx.stop_reason = "stop_and_copy"
+        ctx.converged = True
+        yield from resume_at_destination(ctx)

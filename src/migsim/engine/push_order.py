@@ -21,7 +21,7 @@ from migsim.engine.indexing import u
 
 __all__ = ["ORDER_CODES", "add_pivot", "new_pivots", "pick_next"]
 
-#: ``strategy.prepaging`` -> kernel code
+#: push order name (a strategy's ``prepaging`` option) -> kernel code
 ORDER_CODES = {"none": 0, "bubble": 1, "multi_pivot": 2}
 
 

@@ -1,0 +1,402 @@
+"""Engine primitives that strategies compose: the steps of a migration, each a SimPy generator
+(or a plain call) over the run's :class:`~migsim.engine.core.Context`.
+
+- :class:`DirtyLog` and :func:`send_queue`: run the guest on the source while sending a queue of
+  pages in the given order at a given rate, with dirty logging (the pages first written since
+  the log was last read, Xen's dirty bitmap); :func:`sorted_dirty` reads the log back.
+- :func:`send_paused`: the guest is paused; send a queue of pages and the device state.
+- :func:`switch_to_destination`: pause, send the state (and non-pageable memory), resume at
+  the destination with pages still absent.
+- :func:`pull`: the destination serves network faults while the source pushes the absent
+  pages in a push order (:mod:`migsim.engine.push_order`), until every page is present.
+
+Each primitive accounts bytes, pages, time and lost service in the context and the timeline
+grid, and appends its row to the rounds table. None knows which strategy calls it: the options
+it needs are arguments. Page-level work runs in the kernels of :mod:`migsim.engine.kernels`;
+a primitive drives a kernel in chunks of pages, one SimPy event each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass, replace
+from typing import NamedTuple
+
+import numpy as np
+
+from migsim.engine import kernels as K
+from migsim.engine.pages import STALE
+from migsim.engine.push_order import ORDER_CODES, new_pivots
+
+__all__ = [
+    "DirtyLog",
+    "Sent",
+    "WriteBuffer",
+    "pull",
+    "queue_len",
+    "send_paused",
+    "send_queue",
+    "sorted_dirty",
+    "switch_to_destination",
+]
+
+_NO_WORDS = np.zeros(1, dtype=np.uint64)
+_NO_PAGES = np.zeros(0, dtype=np.int64)
+_NO_MASK = np.zeros(0, dtype=np.bool_)
+
+
+def _words(w: np.ndarray) -> np.ndarray:
+    """The is-write flags as little-endian uint64 words of eight flags, zero-padded (the
+    kernel finds the next write a word at a time); none when every touch is a write."""
+    if w.all():
+        return _NO_WORDS
+    n = w.shape[0]
+    padded = np.zeros((n // 8 + 1) * 8, dtype=np.bool_)
+    padded[:n] = w
+    return padded.view(np.uint64)
+
+
+@dataclass
+class WriteBuffer:
+    """Buffered touches (guest time, page, is_write) from index ``start`` on not yet applied,
+    and the guest time up to which the buffer is complete. Reads pass through the kernel,
+    which skips them; ``words`` packs the is-write flags eight to a word for that."""
+
+    g: np.ndarray
+    p: np.ndarray
+    w: np.ndarray
+    words: np.ndarray
+    cover: float
+    start: int = 0
+
+    @classmethod
+    def of(cls, g: np.ndarray, p: np.ndarray, w: np.ndarray, cover: float) -> WriteBuffer:
+        return cls(g, p, w, _words(w), cover)
+
+    @classmethod
+    def empty(cls, cover: float) -> WriteBuffer:
+        return cls.of(np.empty(0), np.empty(0, dtype=np.int64), np.empty(0, np.bool_), cover)
+
+
+def _refill(ctx, buf: WriteBuffer, pos: int) -> WriteBuffer:
+    part = ctx.stream.fetch()
+    g, p, w = part.t, part.page, part.is_write
+    if pos < buf.g.shape[0]:
+        g = np.concatenate([buf.g[pos:], g])
+        p = np.concatenate([buf.p[pos:], p])
+        w = np.concatenate([buf.w[pos:], w])
+    return WriteBuffer.of(g, p, w, ctx.stream.cover)
+
+
+class DirtyLog:
+    """Dirty logging while the guest runs on the source: the guest's pending touches and the
+    pages first written since the log was last read (in order of their first write).
+
+    Made when a strategy starts sending with the guest running (:meth:`start`); the WRITTEN
+    bit of :mod:`migsim.engine.pages` is the bitmap, ``pages[:n]`` the list of a round's
+    ``n`` first writes (``Sent.dirtied``)."""
+
+    def __init__(self, ctx):
+        self.buf = WriteBuffer.empty(ctx.stream.cover)
+        self.pages = np.empty(ctx.memory_pages, dtype=np.int64)
+
+    def dirtied(self, n: int) -> np.ndarray:
+        """The pages first written in the last :func:`send_queue` call that dirtied ``n``."""
+        return self.pages[:n]
+
+
+def sorted_dirty(ctx, pages: np.ndarray) -> np.ndarray:
+    """``pages`` (distinct, read from the dirty log) in ascending order, with their WRITTEN
+    bits cleared (Xen reads and clears the dirty bitmap at the end of a round), in
+    O(k + memory / 64) from a bitmap of memory (sorting took a tenth of a run whose later
+    rounds each send thousands of pages)."""
+    return K.sorted_dirty(pages, ctx.pages.flags)
+
+
+def queue_len(order: np.ndarray) -> int:
+    """How many pages a queue (an array of pages, or a bool mask) holds."""
+    return int(np.count_nonzero(order)) if order.dtype == np.bool_ else int(order.shape[0])
+
+
+class Sent(NamedTuple):
+    """What one :func:`send_queue` call did."""
+
+    sent: int  #: pages sent (zero markers included)
+    skipped: int  #: pages skipped (written again before their turn)
+    bytes: int  #: bytes sent
+    zero: int  #: zero-page markers sent
+    dirtied: int  #: pages first written during the call (the dirty log's new entries)
+    stunned: bool  #: the guest was stunned (``stun`` first writes reached)
+    g_stun: float  #: guest time of the stun
+    t_stun: float  #: wall time of the stun
+
+
+def send_queue(
+    ctx,
+    order: np.ndarray,
+    rate: float,
+    speed: float,
+    *,
+    log: DirtyLog | None,
+    skip: bool = False,
+    stun: int = 0,
+    fault_cost: float = 0.0,
+) -> Generator:
+    """Send the queue ``order`` (an array of pages, or a bool mask walked in ascending order)
+    at ``rate`` bit/s from wall time ``ctx.t``, the guest running at ``speed`` (1 - throttle)
+    and its writes applied in wall-time order and logged in ``log``; with ``log`` None the
+    guest is paused and nothing is written. ``skip``: a queued page written again before its
+    turn is skipped (peek/skip). ``stun``: stun the guest after this many first writes (0 =
+    off). ``fault_cost``: service lost per first write (dirty logging). Drives the pre-copy
+    kernel in chunks of pages, one SimPy event each; returns a :class:`Sent`.
+    """
+    p = ctx.pages
+    t0 = ctx.t
+    fs = np.array([t0, t0, ctx.g, speed, rate, 0.0, 0.0, 0.0])
+    is_ = np.zeros(12, dtype=np.int64)
+    is_[K.PI_WC] = -1
+    is_[K.PI_STALE] = ctx.stale_count
+    is_[K.PI_PRESENT] = ctx.present_count
+    is_[K.PI_GJ] = ctx.gj
+    writes = log is not None
+    buf = log.buf if writes else WriteBuffer.empty(np.inf)
+    is_[K.PI_WPOS] = buf.start
+    wlist = log.pages if writes else np.empty(0, dtype=np.int64)
+    fault_cost = fault_cost if writes else 0.0
+    chunk = ctx.cfg.engine.chunk_pages
+    n = order.shape[0]
+    by_mask = order.dtype == np.bool_
+    pages, mask = (_NO_PAGES, order) if by_mask else (order, _NO_MASK)
+    step = ctx.grid.step
+    hit_rate = ctx.cfg.strategy.xbzrle_hit_rate
+    while True:
+        end = min(int(is_[K.PI_POS]) + chunk, n)
+        finish = end == n
+        while True:
+            g = ctx.grid
+            status = K.precopy_run(
+                pages,
+                by_mask,
+                mask,
+                end,
+                buf.g,
+                buf.p,
+                buf.words,
+                buf.words is _NO_WORDS,
+                buf.cover,
+                finish,
+                skip,
+                stun,
+                fault_cost,
+                p.flags,
+                wlist,
+                p.sends,
+                ctx.cost,
+                hit_rate,
+                fs,
+                is_,
+                g.bytes,
+                g.lost,
+                g.stale,
+                g.present,
+                step,
+            )
+            if status == K.NEED_MORE:
+                buf = _refill(ctx, buf, int(is_[K.PI_WPOS]))
+                is_[K.PI_WPOS] = 0
+            elif status == K.GRID_FULL:
+                ctx.grid.grow()
+            else:
+                break
+        yield ctx.env.timeout(max(0.0, fs[K.PF_T] - ctx.env.now))
+        if finish:
+            break
+    if writes:
+        log.buf = replace(buf, start=int(is_[K.PI_WPOS]))
+    ctx.t = float(fs[K.PF_T])
+    ctx.stale_count = int(is_[K.PI_STALE])
+    ctx.present_count = int(is_[K.PI_PRESENT])
+    ctx.gj = int(is_[K.PI_GJ])
+    out = Sent(
+        int(is_[K.PI_SENT]),
+        int(is_[K.PI_SKIPPED]),
+        int(is_[K.PI_BYTES]),
+        int(is_[K.PI_ZERO]),
+        int(is_[K.PI_FAULTS]),
+        bool(is_[K.PI_STUNNED]),
+        float(fs[K.PF_GSTUN]),
+        float(fs[K.PF_TSTUN]),
+    )
+    ctx.pages_sent += out.sent
+    ctx.bytes_sent += out.bytes
+    ctx.zero_sent += out.zero
+    ctx.skipped += out.skipped
+    return out
+
+
+def send_paused(ctx, order: np.ndarray, rate: float, extra_bytes: int) -> Generator:
+    """Stop-and-copy: with the guest paused, send the queue ``order`` and ``extra_bytes`` of
+    state at ``rate`` bit/s from ``ctx.t``; one ``stop_copy`` row in the rounds table."""
+    t0 = ctx.t
+    out = yield from send_queue(ctx, order, rate, 1.0, log=None)
+    ctx.t = ctx.t + (extra_bytes * 8.0) / rate
+    ctx.bytes_sent += extra_bytes
+    ctx.grid.add_bytes(ctx.t, extra_bytes)
+    ctx.add_round(
+        round=ctx.precopy_rounds,
+        phase="stop_copy",
+        start_s=t0,
+        duration_s=ctx.t - t0,
+        to_send=queue_len(order),
+        sent=out.sent,
+        skipped=0,
+        dirtied=0,
+        bytes=out.bytes + extra_bytes,
+        rate_limit_bps=rate,
+        dirty_rate_pps=0.0,
+        throttle=0.0,
+    )
+    yield ctx.env.timeout(max(0.0, ctx.t - ctx.env.now))
+
+
+def resume_at_destination(ctx) -> Generator:
+    """After a stop-and-copy that left nothing absent: resume at the destination after
+    ``vm.resume_time``; the migration ends then."""
+    resume = ctx.t + ctx.cfg.vm.resume_time
+    ctx.t_end = resume
+    ctx.resume(resume)
+    yield ctx.env.timeout(max(0.0, resume - ctx.env.now))
+
+
+def switch_to_destination(ctx, rate: float) -> Generator:
+    """Pause at ``ctx.t``, send the CPU/device state and the non-pageable memory at ``rate``,
+    resume at the destination (after ``vm.resume_time``) with pages still absent: the
+    post-copy switchover. One ``stop_copy`` row in the rounds table."""
+    cfg = ctx.cfg
+    t_p = ctx.t
+    ctx.pause(t_p)
+    extra = cfg.vm.state_bytes + cfg.vm.nonpageable_bytes
+    t_r = t_p + (extra * 8.0) / rate + cfg.vm.resume_time
+    ctx.bytes_sent += extra
+    ctx.grid.add_bytes(t_r - cfg.vm.resume_time, extra)
+    ctx.add_round(
+        round=ctx.precopy_rounds,
+        phase="stop_copy",
+        start_s=t_p,
+        duration_s=t_r - t_p,
+        to_send=0,
+        sent=0,
+        skipped=0,
+        dirtied=0,
+        bytes=extra,
+        rate_limit_bps=rate,
+        dirty_rate_pps=0.0,
+        throttle=0.0,
+    )
+    yield ctx.env.timeout(max(0.0, t_r - ctx.env.now))
+    ctx.t = t_r
+    ctx.resume(t_r, pull=True)
+
+
+def pull(
+    ctx,
+    absent: np.ndarray,
+    rate: float,
+    *,
+    order: str,
+    pivots: int,
+    dual: bool,
+    push_after: float,
+) -> Generator:
+    """The destination after resume: serve network faults (one round trip plus the page's
+    transfer each) and receive the pages the source pushes at ``rate`` bit/s in push
+    ``order`` (``none``: ascending; ``bubble``/``multi_pivot``: outward from the latest
+    fault or the ``pivots`` latest, ``dual`` in both directions), the push starting
+    ``push_after`` seconds after resume; in chunks of pages (one SimPy event each), until no
+    page of the bool mask ``absent`` is absent. One ``postcopy`` row in the rounds table.
+    Returns whether the push started (a demand-only pull that outlived ``push_after``)."""
+    cfg = ctx.cfg
+    mode = ORDER_CODES[order]
+    piv, pstate = new_pivots(mode, pivots if mode == 2 else 1)
+    st = np.zeros(ctx.memory_pages, dtype=np.int8)
+    st[absent] = 1
+    t_r, g_r = ctx.t_resume, ctx.g
+    t_push = t_r + push_after
+    fs = np.array([0.0, 0.0, t_push, t_r, 0.0, t_r, g_r, rate])
+    is_ = np.zeros(11, dtype=np.int64)
+    is_[K.QI_INFLIGHT] = -1
+    remaining = int(absent.sum())
+    is_[K.QI_REMAIN] = remaining
+    is_[K.QI_PRESENT] = int(ctx.pages.needed.sum()) - remaining
+    is_[K.QI_GJ] = ctx.gj
+    stream = ctx.stream.__class__(ctx.workload, g_r, ctx.stream.in_use, ctx.stream.name)
+    tg = np.empty(0)
+    tp = np.empty(0, dtype=np.int64)
+    chunk = cfg.engine.chunk_pages
+    while True:
+        g = ctx.grid
+        status = K.postcopy_run(
+            tg,
+            tp,
+            stream.cover,
+            chunk,
+            cfg.link.rtt_s,
+            float(cfg.vm.vcpus),
+            st,
+            ctx.pages.sends,
+            ctx.pages.flags,
+            ctx.cost,
+            cfg.strategy.xbzrle_hit_rate,
+            piv,
+            pstate,
+            mode,
+            dual,
+            fs,
+            is_,
+            g.bytes,
+            g.lost,
+            g.stale,
+            g.present,
+            g.step,
+        )
+        if status == K.NEED_MORE:
+            processed = int(is_[K.QI_TPOS])
+            ctx.touches_processed += processed
+            part = stream.fetch()
+            tg, tp = part.t, part.page
+            is_[K.QI_TPOS] = 0
+        elif status == K.GRID_FULL:
+            ctx.grid.grow()
+        elif status == K.CHUNK:
+            yield ctx.env.timeout(max(0.0, fs[K.QF_TLAST] - ctx.env.now))
+        else:
+            break
+    ctx.touches_processed += int(is_[K.QI_TPOS])
+    ctx.t = float(fs[K.QF_TLAST])
+    ctx.pages_sent += int(is_[K.QI_SENT])
+    ctx.bytes_sent += int(is_[K.QI_BYTES])
+    ctx.zero_sent += int(is_[K.QI_ZERO])
+    ctx.faults += int(is_[K.QI_FAULTS])
+    ctx.stall_time += float(fs[K.QF_STALL])
+    ctx.ledger.stalls += float(fs[K.QF_STALL]) / cfg.vm.vcpus
+    ctx.gj = int(is_[K.QI_GJ])
+    ctx.stale_count = 0
+    ctx.present_count = int(is_[K.QI_PRESENT])
+    ctx.pages.clear(STALE, absent)
+    ctx.add_round(
+        round=ctx.precopy_rounds,
+        phase="postcopy",
+        start_s=t_r,
+        duration_s=ctx.t - t_r,
+        to_send=remaining,
+        sent=int(is_[K.QI_SENT]),
+        skipped=0,
+        dirtied=0,
+        bytes=int(is_[K.QI_BYTES]),
+        rate_limit_bps=rate,
+        dirty_rate_pps=0.0,
+        throttle=0.0,
+    )
+    yield ctx.env.timeout(max(0.0, ctx.t - ctx.env.now))
+    ctx.t_end = ctx.t
+    return bool(is_[K.QI_STARTED])
