@@ -312,3 +312,86 @@ def test_sorted_dirty_sorts_the_dirtied_pages_and_clears_their_dirty_bits(data, 
     out = sorted_dirty(pages, flags)
     np.testing.assert_array_equal(out, np.sort(pages))
     np.testing.assert_array_equal(flags, before)
+
+
+@settings(max_examples=10, deadline=None, derandomize=True)
+@given(
+    splits=st.lists(st.floats(0.0005, 0.05), min_size=1, max_size=6),
+    strategy=st.sampled_from(["pre_copy", "hybrid"]),
+    rate_limit=st.sampled_from(["fixed", "dynamic"]),
+)
+def test_a_round_stopped_and_resumed_anywhere_gives_the_same_result(splits, strategy, rate_limit):
+    """RoundSender.run(until=...) stops the kernel at a wall time and resumes it there:
+    with the rate and speed unchanged, where it stops changes nothing."""
+    from migsim.strategies import pre_copy
+
+    oltp = {"name": "oltp", "tps": 300}
+    cfg = _cfg(strategy, workload=oltp, rate_limit=rate_limit, chunk=999)
+    want = migsim.simulate(cfg)
+
+    def split_round(self, ctx, sender, limit, until):
+        speed = 1.0 - self.throttle
+        mig, app = pre_copy.alloc(limit, self.demand * speed, self.cap)
+        t0, stop = ctx.t, ctx.t
+        for step in splits * 50:
+            stop += step
+            if (yield from sender.run(mig, speed, until=stop)):
+                break
+        else:
+            yield from sender.run(mig, speed)
+        self.account(ctx, t0, ctx.t, speed, app, sender.result())
+        return mig
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(pre_copy.PreCopy, "send_round", split_round)
+        _assert_same_result(migsim.simulate(cfg), want)
+
+
+def _stress(strategy: str, **opts):
+    return from_mapping(
+        {
+            "strategy": {"name": strategy, **opts},
+            "vm": {"memory": "64MiB"},
+            "link": {"bandwidth": "1Gbit/s"},
+            "workload": {"name": "memory_stress", "start": "1s", "region": "32MiB"},
+        }
+    )
+
+
+@pytest.mark.parametrize("strategy", ["pre_copy", "hybrid"])
+def test_max_time_cancels_before_switchover_and_the_vm_stays_on_the_source(strategy):
+    opts = {"precopy_rounds": 4} if strategy == "hybrid" else {}
+    full = migsim.simulate(_stress(strategy, **opts))
+    assert full.summary["precopy_time_s"] > 0.45  # memory_stress: the rounds run long
+    res = migsim.simulate(_stress(strategy, max_time="300ms", **opts))
+    s = res.summary
+    assert s["stop_reason"] == "cancelled" and s["converged"] is False
+    assert s["total_time_s"] == pytest.approx(0.3) and s["precopy_time_s"] == s["total_time_s"]
+    # the VM never paused: no downtime, nothing after the pre-copy rounds
+    assert s["downtime_s"] == 0 and s["postcopy_time_s"] == 0
+    assert set(res.rounds.column("phase").to_pylist()) == {"precopy"}
+    assert set(res.timeline.column("phase").to_pylist()) <= {"precopy", "done"}
+    assert s["app_lost_s"] == pytest.approx(sum(res.extra["lost_by_cause"].values()))
+    assert res.extra["lost_by_cause"]["downtime"] == 0
+    # what was sent before the cancel: the first rounds of the full run, cut at 300 ms
+    tl = res.timeline.to_pydict()
+    sent = sum(tl["send_rate_bps"]) * res.config.engine.timeline_step / 8
+    assert sent == pytest.approx(s["bytes_transferred"], rel=1e-9)
+    assert 0 < s["bytes_transferred"] <= 0.3 * 1e9 / 8 + 4096 + 8
+    assert s["bytes_transferred"] < full.summary["bytes_transferred"]
+
+
+def test_max_time_zero_never_cancels_and_a_late_one_changes_nothing():
+    want = migsim.simulate(_stress("pre_copy"))
+    _assert_same_result(migsim.simulate(_stress("pre_copy", max_time="0s")), want)
+    late = migsim.simulate(_stress("pre_copy", max_time="1h"))
+    assert late.rounds.equals(want.rounds) and late.timeline.equals(want.timeline)
+
+
+@pytest.mark.parametrize("strategy", ["post_copy", "stop_and_copy"])
+def test_max_time_is_refused_where_it_has_no_meaning(strategy):
+    with pytest.raises(ConfigError) as info:
+        _stress(strategy, max_time="1s")
+    message = str(info.value)
+    assert "strategy.max_time" in message and f"not of {strategy}" in message
+    assert "pre_copy" in message

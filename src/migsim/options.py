@@ -64,6 +64,8 @@ class OptionInfo:
         ``pages``, ``fraction``, ``x memory``); rate/duration/size options have their own.
     lo, hi: allowed range (None: unbounded); ``lo_open``/``hi_open`` exclude the bound.
     bare: text without a unit is accepted in the base unit (sizes named ``*_bytes``).
+    shown: how docs and help print the default, where the base unit reads badly (``1MiB/s``
+    rather than ``8.38861Mbit/s``); it must parse to the default.
     """
 
     kind: str
@@ -76,7 +78,7 @@ class OptionInfo:
     hi_open: bool = False
     choices: tuple[str, ...] = ()
     bare: bool = False
-    note: str = ""
+    shown: str = ""
 
     def __post_init__(self) -> None:
         if self.kind not in _KINDS:
@@ -230,7 +232,7 @@ def describe(cls: type) -> list[dict[str, Any]]:
                 "kind": info.kind,
                 "unit": info.unit_name,
                 "default": default,
-                "default_text": info.format(default),
+                "default_text": info.shown or info.format(default),
                 "range": info.range_text(),
                 "choices": info.choices,
                 "help": info.help,

@@ -69,6 +69,7 @@ class Context:
     # events
     paused: simpy.Event | None = None
     resumed: simpy.Event | None = None
+    cancelled: simpy.Event | None = None
     finished: simpy.Event | None = None
 
     @property
@@ -92,6 +93,14 @@ class Context:
         if pull:
             self.phases.append((t, "postcopy"))
         self.resumed.succeed()
+
+    def cancel(self, t: float) -> None:
+        """The migration is cancelled at wall time ``t`` before switchover: the VM keeps
+        running on the source, nothing was paused; the migration ends then."""
+        self.t_end = t
+        self.stop_reason = "cancelled"
+        self.converged = False
+        self.cancelled.succeed()
 
     def add_round(self, **row: Any) -> None:
         self.rounds.append(row)
@@ -143,7 +152,7 @@ def simulate(config: RunConfig, workload: Workload | None = None) -> RunResult:
         g=cfg.workload.start,
         stale_count=int(np.count_nonzero(needed)),
     )
-    ctx.paused, ctx.resumed, ctx.finished = env.event(), env.event(), env.event()
+    ctx.paused, ctx.resumed, ctx.cancelled, ctx.finished = (env.event() for _ in range(4))
     env.process(guest_process(env, ctx))
     strategy = strategy_class(cfg.strategy.name)(cfg.strategy)
     migration = env.process(strategy.process(ctx))
@@ -178,7 +187,7 @@ def _collect(ctx: Context, runtime: float) -> RunResult:
         "start_time_s": cfg.workload.start,
         "total_time_s": total,
         "downtime_s": ctx.t_resume - ctx.t_pause,
-        "precopy_time_s": ctx.t_pause,
+        "precopy_time_s": ctx.t_pause if ctx.paused.triggered else total,
         "postcopy_time_s": max(0.0, total - ctx.t_resume) if ctx.t_resume else 0.0,
         "pages_transferred": ctx.pages_sent,
         "bytes_transferred": ctx.bytes_sent,

@@ -8,8 +8,8 @@ calling convention with reference counting of every array argument. The post-cop
 (``pick_next``, ``add_pivot`` from engine/push_order.py) is compiled in with numba's
 ``inline="always"`` instead: called, it took about 30% of the post-copy kernel's time.
 
-Both kernels are *resumable*: all their state lives in arrays passed in (``fs`` floats,
-``is_`` integers, per-page arrays), so the caller may stop them after any number of pages (a
+Both kernels are *resumable*: all their state lives in what is passed in (one record of
+:data:`PRECOPY_STATE` or :data:`POSTCOPY_STATE`, the per-page arrays), so the caller may stop them after any number of pages (a
 chunk, one SimPy event), when the buffered trace runs out (``NEED_MORE``) or when the timeline
 grid is full (``GRID_FULL``), and call again with the same state. Results therefore do not
 depend on the chunk size: the same float operations run in the same order.
@@ -56,41 +56,70 @@ DONE = 0
 NEED_MORE = 1
 GRID_FULL = 2
 CHUNK = 3
+UNTIL = 4
 
-# indices into the float state of the pre-copy kernel
-PF_T, PF_TK, PF_GK, PF_V, PF_RATE, PF_GSTUN, PF_TSTUN, PF_WACC = range(8)
-# indices into the integer state of the pre-copy kernel
-(
-    PI_POS,
-    PI_WPOS,
-    PI_FAULTS,
-    PI_STUNNED,
-    PI_SENT,
-    PI_SKIPPED,
-    PI_BYTES,
-    PI_ZERO,
-    PI_STALE,
-    PI_PRESENT,
-    PI_GJ,
-    PI_WC,
-) = range(12)
+#: The pre-copy kernel's state, one record (``np.zeros(1, PRECOPY_STATE)``): wall time ``t``
+#: reached, the round's start (``tk`` wall, ``gk`` guest) and guest ``speed``, the send ``rate``
+#: (bit/s), the stun's guest and wall times, the write-fault cost collected in grid bin ``wc``,
+#: the wall time ``until`` which the guest's writes are applied (its speed may change there);
+#: queue position ``pos``, trace buffer position ``wpos``, first writes ``faults`` (entries of
+#: the dirty log), ``stunned``, pages ``sent`` and ``skipped``, ``bytes``, ``zero`` markers, the
+#: ``stale`` and ``present`` page counts and the next timeline sample ``gj``.
+PRECOPY_STATE = np.dtype(
+    [
+        ("t", np.float64),
+        ("tk", np.float64),
+        ("gk", np.float64),
+        ("speed", np.float64),
+        ("rate", np.float64),
+        ("g_stun", np.float64),
+        ("t_stun", np.float64),
+        ("wacc", np.float64),
+        ("until", np.float64),
+        ("pos", np.int64),
+        ("wpos", np.int64),
+        ("faults", np.int64),
+        ("stunned", np.int64),
+        ("sent", np.int64),
+        ("skipped", np.int64),
+        ("bytes", np.int64),
+        ("zero", np.int64),
+        ("stale", np.int64),
+        ("present", np.int64),
+        ("gj", np.int64),
+        ("wc", np.int64),
+    ]
+)
 
-# post-copy float state
-QF_LAG, QF_PUSHEND, QF_TPUSH, QF_TLAST, QF_STALL, QF_TR, QF_GR, QF_RATE = range(8)
-# post-copy integer state
-(
-    QI_TPOS,
-    QI_INFLIGHT,
-    QI_STARTED,
-    QI_REMAIN,
-    QI_FAULTS,
-    QI_SENT,
-    QI_BYTES,
-    QI_ZERO,
-    QI_GJ,
-    QI_PRESENT,
-    QI_INFLIGHT_BYTES,
-) = range(11)
+#: The post-copy kernel's state, one record (``np.zeros(1, POSTCOPY_STATE)``): guest ``lag``
+#: behind wall time (stalls), end of the push in flight, push start ``t_push``, last arrival
+#: ``t_last``, summed ``stall`` time, resume times (``t_resume`` wall, ``g_resume`` guest), the
+#: ``rate`` (bit/s); trace position ``tpos``, page ``inflight`` (-1: none) and its bytes,
+#: whether the push ``started``, pages ``remain``-ing, ``faults``, pages ``sent``, ``bytes``,
+#: ``zero`` markers, the next timeline sample ``gj`` and the ``present`` page count.
+POSTCOPY_STATE = np.dtype(
+    [
+        ("lag", np.float64),
+        ("push_end", np.float64),
+        ("t_push", np.float64),
+        ("t_last", np.float64),
+        ("stall", np.float64),
+        ("t_resume", np.float64),
+        ("g_resume", np.float64),
+        ("rate", np.float64),
+        ("tpos", np.int64),
+        ("inflight", np.int64),
+        ("started", np.int64),
+        ("remain", np.int64),
+        ("faults", np.int64),
+        ("sent", np.int64),
+        ("bytes", np.int64),
+        ("zero", np.int64),
+        ("gj", np.int64),
+        ("present", np.int64),
+        ("inflight_bytes", np.int64),
+    ]
+)
 
 
 @njit(cache=True, error_model="numpy")
@@ -144,41 +173,48 @@ def precopy_run(
     sends,
     cost,
     hit_rate,
-    fs,
-    is_,
+    state,
     grid_bytes,
     grid_lost,
     grid_stale,
     grid_present,
     step,
 ):
-    """Send ``order[pos:end_pos]`` of a pre-copy round (or a stop-and-copy) at ``fs[PF_RATE]``,
-    applying the guest's writes in wall-time order; with ``finish``, also apply the writes
-    before the round end. See docs/semantics.md, pre-copy steps 3-5.
+    """Send ``order[pos:end_pos]`` of a pre-copy round (or a stop-and-copy) at the state's
+    ``rate``, applying the guest's writes in wall-time order; with ``finish``, also apply the
+    writes before the round end. See docs/semantics.md, pre-copy steps 3-5.
+
+    ``state``: a one-element :data:`PRECOPY_STATE` array, read at entry and written at exit.
+    Returns DONE (``end_pos`` reached, or the round ended), NEED_MORE (the write buffer is
+    exhausted), GRID_FULL, or UNTIL: the next send starts after the state's ``until`` and the
+    writes before ``until`` are applied; the caller may change the guest's speed from there.
 
     With ``by_mask`` the queue is the pages set in ``mask``, in ascending order, and positions
     are page numbers (no queue array is built for a sequential full pass)."""
+    rec = state[0]
     cap = grid_stale.shape[0]
-    T = fs[PF_T]
-    tk = fs[PF_TK]
-    gk = fs[PF_GK]
-    v = fs[PF_V]
-    rate = fs[PF_RATE]
-    pos = is_[PI_POS]
-    wpos = is_[PI_WPOS]
-    faults = is_[PI_FAULTS]
-    stunned = is_[PI_STUNNED] != 0
-    sent = is_[PI_SENT]
-    skipped = is_[PI_SKIPPED]
-    nbytes = is_[PI_BYTES]
-    nzero = is_[PI_ZERO]
-    stale = is_[PI_STALE]
-    present = is_[PI_PRESENT]
-    gj = is_[PI_GJ]
-    full, hdr, xbz = cost[0], cost[1], cost[2]
-    zero_opt = cost[3] != 0
-    xbz_on = cost[4] != 0
-    seed = np.uint64(cost[5])
+    T = rec.t
+    until = rec.until
+    tk = rec.tk
+    gk = rec.gk
+    v = rec.speed
+    rate = rec.rate
+    pos = rec.pos
+    wpos = rec.wpos
+    faults = rec.faults
+    stunned = rec.stunned != 0
+    sent = rec.sent
+    skipped = rec.skipped
+    nbytes = rec.bytes
+    nzero = rec.zero
+    stale = rec.stale
+    present = rec.present
+    gj = rec.gj
+    c = cost[0]
+    full, hdr, xbz = c.full, c.hdr, c.xbz
+    zero_opt = c.zero_opt != 0
+    xbz_on = c.xbzrle != 0
+    seed = np.uint64(c.seed)
     nw = w_g.shape[0]
     cover_wall = tk + (cover_g - gk) / v
     status = DONE
@@ -195,8 +231,8 @@ def precopy_run(
     # current bin of the lost-service grid for write faults (-1: none) and the cost collected
     # in it; kept across calls and added to the grid only when the bin changes or the round
     # ends, so that a float sum never depends on where a chunk ended
-    wc = is_[PI_WC]
-    wacc = fs[PF_WACC]
+    wc = rec.wc
+    wacc = rec.wacc
     wlo = wc * step if wc >= 0 else 0.0
     whi = (wc + 1) * step if wc >= 0 else -1.0
     unit_speed = v == 1.0
@@ -211,7 +247,9 @@ def precopy_run(
     have_ntw = False
     ntw = 0.0
     while True:
-        # apply the writes strictly before T
+        # apply the writes strictly before T (and before ``until``, where the guest's speed
+        # may change: the caller stops the kernel there)
+        wb = T if until > T else until
         if not stunned:
             while True:
                 if not have_ntw:  # the wall time of the next write, computed once
@@ -232,10 +270,10 @@ def precopy_run(
                         ntw = tk + (g - gk) if unit_speed else tk + (g - gk) / v
                     have_ntw = True
                 if wpos >= nw:
-                    if cover_wall < T:
+                    if cover_wall < wb:
                         status = NEED_MORE
                     break
-                if not ntw < T:
+                if not ntw < wb:
                     break
                 tw = ntw
                 have_ntw = False
@@ -272,13 +310,16 @@ def precopy_run(
                         wacc += fault_cost
                     if stun_n > 0 and faults == stun_n:
                         stunned = True
-                        fs[PF_GSTUN] = w_g[u(wpos)]
-                        fs[PF_TSTUN] = tw
+                        rec.g_stun = w_g[u(wpos)]
+                        rec.t_stun = tw
                         wpos += 1
                         break
                 wpos += 1
             if status != DONE:
                 break
+        if until < T:  # writes from ``until`` on wait for the caller
+            status = UNTIL
+            break
         if pos >= end_pos:
             break
         # block path: the sends that complete before the next grid sample, the end of the
@@ -293,6 +334,8 @@ def precopy_run(
             lim = jhi if tick > jhi else tick
             if not stunned and cover_wall < lim:
                 lim = cover_wall
+            if until < lim:
+                lim = until
             if T + min_block < lim:
                 # 1. the sends, recording for each its queue position, start time and
                 # whether its page was stale. The loop keeps as few running values as it
@@ -438,8 +481,8 @@ def precopy_run(
                             wacc += fault_cost
                         if stun_n > 0 and faults == stun_n:
                             stunned = True
-                            fs[PF_GSTUN] = g
-                            fs[PF_TSTUN] = tw
+                            rec.g_stun = g
+                            rec.t_stun = tw
                             wpos += 1
                             break
                     wpos += 1
@@ -513,20 +556,20 @@ def precopy_run(
         grid_lost[u(wc)] += wacc
         wc = -1
         wacc = 0.0
-    fs[PF_T] = T
-    fs[PF_WACC] = wacc
-    is_[PI_WC] = wc
-    is_[PI_POS] = pos
-    is_[PI_WPOS] = wpos
-    is_[PI_FAULTS] = faults
-    is_[PI_STUNNED] = 1 if stunned else 0
-    is_[PI_SENT] = sent
-    is_[PI_SKIPPED] = skipped
-    is_[PI_BYTES] = nbytes
-    is_[PI_ZERO] = nzero
-    is_[PI_STALE] = stale
-    is_[PI_PRESENT] = present
-    is_[PI_GJ] = gj
+    rec.t = T
+    rec.wacc = wacc
+    rec.wc = wc
+    rec.pos = pos
+    rec.wpos = wpos
+    rec.faults = faults
+    rec.stunned = 1 if stunned else 0
+    rec.sent = sent
+    rec.skipped = skipped
+    rec.bytes = nbytes
+    rec.zero = nzero
+    rec.stale = stale
+    rec.present = present
+    rec.gj = gj
     return status
 
 
@@ -567,8 +610,7 @@ def postcopy_run(
     pstate,
     mode,
     dual,
-    fs,
-    is_,
+    state,
     grid_bytes,
     grid_lost,
     grid_stale,
@@ -579,31 +621,33 @@ def postcopy_run(
 
     Stops with DONE (nothing absent), NEED_MORE (touches exhausted; the push was advanced up
     to the buffer's coverage), GRID_FULL, or CHUNK after ``max_done`` page completions."""
+    rec = state[0]
     cap = grid_stale.shape[0]
     n = t_g.shape[0]
-    tr = fs[QF_TR]
-    gr = fs[QF_GR]
-    rate = fs[QF_RATE]
-    lag = fs[QF_LAG]
-    push_end = fs[QF_PUSHEND]
-    t_push = fs[QF_TPUSH]
-    t_last = fs[QF_TLAST]
-    stall_sum = fs[QF_STALL]
-    tpos = is_[QI_TPOS]
-    inflight = is_[QI_INFLIGHT]
-    started = is_[QI_STARTED] != 0
-    remain = is_[QI_REMAIN]
-    faults = is_[QI_FAULTS]
-    sent = is_[QI_SENT]
-    nbytes = is_[QI_BYTES]
-    nzero = is_[QI_ZERO]
-    gj = is_[QI_GJ]
-    present = is_[QI_PRESENT]
-    inflight_b = is_[QI_INFLIGHT_BYTES]
-    full, hdr, xbz = cost[0], cost[1], cost[2]
-    zero_opt = cost[3] != 0
-    xbz_on = cost[4] != 0
-    seed = np.uint64(cost[5])
+    tr = rec.t_resume
+    gr = rec.g_resume
+    rate = rec.rate
+    lag = rec.lag
+    push_end = rec.push_end
+    t_push = rec.t_push
+    t_last = rec.t_last
+    stall_sum = rec.stall
+    tpos = rec.tpos
+    inflight = rec.inflight
+    started = rec.started != 0
+    remain = rec.remain
+    faults = rec.faults
+    sent = rec.sent
+    nbytes = rec.bytes
+    nzero = rec.zero
+    gj = rec.gj
+    present = rec.present
+    inflight_b = rec.inflight_bytes
+    c = cost[0]
+    full, hdr, xbz = c.full, c.hdr, c.xbz
+    zero_opt = c.zero_opt != 0
+    xbz_on = c.xbzrle != 0
+    seed = np.uint64(c.seed)
     start_sent = sent
     status = DONE
     d_full = (full * 8.0) / rate
@@ -783,19 +827,19 @@ def postcopy_run(
         tpos += 1
     if jc >= 0:
         grid_bytes[u(jc)] += acc
-    fs[QF_LAG] = lag
-    fs[QF_PUSHEND] = push_end
-    fs[QF_TLAST] = t_last
-    fs[QF_STALL] = stall_sum
-    is_[QI_TPOS] = tpos
-    is_[QI_INFLIGHT] = inflight
-    is_[QI_STARTED] = 1 if started else 0
-    is_[QI_REMAIN] = remain
-    is_[QI_FAULTS] = faults
-    is_[QI_SENT] = sent
-    is_[QI_BYTES] = nbytes
-    is_[QI_ZERO] = nzero
-    is_[QI_GJ] = gj
-    is_[QI_PRESENT] = present
-    is_[QI_INFLIGHT_BYTES] = inflight_b
+    rec.lag = lag
+    rec.push_end = push_end
+    rec.t_last = t_last
+    rec.stall = stall_sum
+    rec.tpos = tpos
+    rec.inflight = inflight
+    rec.started = 1 if started else 0
+    rec.remain = remain
+    rec.faults = faults
+    rec.sent = sent
+    rec.bytes = nbytes
+    rec.zero = nzero
+    rec.gj = gj
+    rec.present = present
+    rec.inflight_bytes = inflight_b
     return status

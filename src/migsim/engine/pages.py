@@ -19,11 +19,25 @@ from numba import njit
 
 from migsim.config import StrategyOptions, VMSpec
 
-__all__ = ["STALE", "WRITTEN", "ZERO", "PageState", "cost_vector"]
+__all__ = ["COST", "STALE", "WRITTEN", "ZERO", "PageState", "cost_vector"]
 
 WRITTEN = 1
 ZERO = 2
 STALE = 4
+
+#: The page-cost parameters of a run (one record): bytes on the wire of a ``full`` page (page +
+#: header), of a zero-page marker (``hdr``) and of an XBZRLE hit (``xbz``, + header); whether
+#: zero-page detection (``zero_opt``) and XBZRLE (``xbzrle``) are on; the run's ``seed``.
+COST = np.dtype(
+    [
+        ("full", np.int64),
+        ("hdr", np.int64),
+        ("xbz", np.int64),
+        ("zero_opt", np.int64),
+        ("xbzrle", np.int64),
+        ("seed", np.int64),
+    ]
+)
 
 
 @dataclass
@@ -55,18 +69,17 @@ def _initial_flags(zero: np.ndarray, needed: np.ndarray) -> np.ndarray:
 
 
 def cost_vector(strategy: StrategyOptions, vm: VMSpec, seed: int) -> np.ndarray:
-    """Packed page-cost parameters for the kernels (docs/semantics.md, page cost):
-    int64 [page + header, header, xbzrle bytes + header, zero_opt, xbzrle_on, seed]."""
+    """The page-cost record of a run for the kernels (docs/semantics.md, page cost), as a
+    one-element array of :data:`COST`."""
     hdr = strategy.page_header_bytes
     xbz = int(np.ceil(strategy.xbzrle_ratio * vm.page_size))
-    return np.array(
-        [
-            vm.page_size + hdr,
-            hdr,
-            xbz + hdr,
-            int(strategy.zero_pages),
-            int(strategy.compression == "xbzrle"),
-            seed,
-        ],
-        dtype=np.int64,
+    out = np.zeros(1, dtype=COST)
+    out[0] = (
+        vm.page_size + hdr,
+        hdr,
+        xbz + hdr,
+        int(strategy.zero_pages),
+        int(strategy.compression == "xbzrle"),
+        seed,
     )
+    return out

@@ -30,6 +30,7 @@ from migsim.engine.push_order import ORDER_CODES, new_pivots
 
 __all__ = [
     "DirtyLog",
+    "RoundSender",
     "Sent",
     "WriteBuffer",
     "pull",
@@ -131,6 +132,168 @@ class Sent(NamedTuple):
     t_stun: float  #: wall time of the stun
 
 
+class RoundSender:
+    """One queue being sent while the guest runs (or is paused), in as many calls of
+    :meth:`run` as the caller likes: the kernel's state record persists between them, so
+    where a call stops changes no result. Between calls the caller may change the send rate
+    and the guest's speed (:meth:`run`'s arguments); a speed change takes effect at the time
+    the previous call stopped at (its ``until``).
+
+    ``order``: an array of pages, or a bool mask walked in ascending order. ``log``: the dirty
+    log of the running guest, or None when the guest is paused (nothing is written).
+    ``skip``: a queued page written again before its turn is skipped (peek/skip). ``stun``:
+    stun the guest after this many first writes (0 = off). ``fault_cost``: service lost per
+    first write (dirty logging).
+    """
+
+    def __init__(
+        self,
+        ctx,
+        order: np.ndarray,
+        *,
+        log: DirtyLog | None,
+        skip: bool = False,
+        stun: int = 0,
+        fault_cost: float = 0.0,
+    ):
+        self.ctx = ctx
+        self.order = order
+        self.log = log
+        self.skip = skip
+        self.stun = stun
+        self.fault_cost = fault_cost if log is not None else 0.0
+        self.state = np.zeros(1, dtype=K.PRECOPY_STATE)
+        rec = self.state[0]
+        rec["t"] = rec["tk"] = ctx.t
+        rec["gk"] = ctx.g
+        rec["speed"] = 1.0
+        rec["until"] = np.inf
+        rec["wc"] = -1
+        rec["stale"] = ctx.stale_count
+        rec["present"] = ctx.present_count
+        rec["gj"] = ctx.gj
+        self.buf = log.buf if log is not None else WriteBuffer.empty(np.inf)
+        rec["wpos"] = self.buf.start
+        self.done = False
+
+    @property
+    def t(self) -> float:
+        """Wall time the sends have reached (s)."""
+        return float(self.state[0]["t"])
+
+    def _speed(self, speed: float) -> None:
+        rec = self.state[0]
+        if speed == rec["speed"]:
+            return
+        t0 = rec["until"] if np.isfinite(rec["until"]) else rec["tk"]
+        rec["gk"] = rec["gk"] + (t0 - rec["tk"]) * rec["speed"]
+        rec["tk"] = t0
+        rec["speed"] = speed
+
+    def run(self, rate: float, speed: float = 1.0, until: float = np.inf) -> Generator:
+        """Send at ``rate`` bit/s, the guest at ``speed`` (1 - throttle), until the queue is
+        done or, with ``until``, the sends reach that wall time (the guest's writes before it
+        applied). In chunks of pages, one SimPy event each; returns whether the queue is
+        done."""
+        ctx = self.ctx
+        rec = self.state[0]
+        self._speed(speed)
+        rec["rate"] = rate
+        rec["until"] = until
+        p = ctx.pages
+        buf = self.buf
+        writes = self.log is not None
+        wlist = self.log.pages if writes else _NO_PAGES
+        chunk = ctx.cfg.engine.chunk_pages
+        order = self.order
+        n = order.shape[0]
+        by_mask = order.dtype == np.bool_
+        pages, mask = (_NO_PAGES, order) if by_mask else (order, _NO_MASK)
+        step = ctx.grid.step
+        hit_rate = ctx.cfg.strategy.xbzrle_hit_rate
+        stopped = False
+        while not stopped:
+            end = min(int(rec["pos"]) + chunk, n)
+            finish = end == n
+            while True:
+                g = ctx.grid
+                status = K.precopy_run(
+                    pages,
+                    by_mask,
+                    mask,
+                    end,
+                    buf.g,
+                    buf.p,
+                    buf.words,
+                    buf.words is _NO_WORDS,
+                    buf.cover,
+                    finish,
+                    self.skip,
+                    self.stun,
+                    self.fault_cost,
+                    p.flags,
+                    wlist,
+                    p.sends,
+                    ctx.cost,
+                    hit_rate,
+                    self.state,
+                    g.bytes,
+                    g.lost,
+                    g.stale,
+                    g.present,
+                    step,
+                )
+                if status == K.NEED_MORE:
+                    buf = _refill(ctx, buf, int(rec["wpos"]))
+                    rec["wpos"] = 0
+                elif status == K.GRID_FULL:
+                    ctx.grid.grow()
+                else:
+                    break
+            stopped = status == K.UNTIL or finish
+            when = until if status == K.UNTIL else float(rec["t"])
+            yield ctx.env.timeout(max(0.0, when - ctx.env.now))
+        self.buf = buf
+        if status == K.UNTIL:
+            return False
+        self.done = True
+        self._commit(float(rec["t"]))
+        return True
+
+    def close(self, t: float) -> None:
+        """Give up the queue at wall time ``t`` (where the last :meth:`run` stopped): what
+        was sent counts, the rest is never sent."""
+        self._commit(t)
+
+    def _commit(self, t: float) -> None:
+        ctx, rec = self.ctx, self.state[0]
+        if self.log is not None:
+            self.log.buf = replace(self.buf, start=int(rec["wpos"]))
+        ctx.t = t
+        ctx.stale_count = int(rec["stale"])
+        ctx.present_count = int(rec["present"])
+        ctx.gj = int(rec["gj"])
+        out = self.result()
+        ctx.pages_sent += out.sent
+        ctx.bytes_sent += out.bytes
+        ctx.zero_sent += out.zero
+        ctx.skipped += out.skipped
+
+    def result(self) -> Sent:
+        """What the sends did so far."""
+        rec = self.state[0]
+        return Sent(
+            int(rec["sent"]),
+            int(rec["skipped"]),
+            int(rec["bytes"]),
+            int(rec["zero"]),
+            int(rec["faults"]),
+            bool(rec["stunned"]),
+            float(rec["g_stun"]),
+            float(rec["t_stun"]),
+        )
+
+
 def send_queue(
     ctx,
     order: np.ndarray,
@@ -142,96 +305,14 @@ def send_queue(
     stun: int = 0,
     fault_cost: float = 0.0,
 ) -> Generator:
-    """Send the queue ``order`` (an array of pages, or a bool mask walked in ascending order)
-    at ``rate`` bit/s from wall time ``ctx.t``, the guest running at ``speed`` (1 - throttle)
-    and its writes applied in wall-time order and logged in ``log``; with ``log`` None the
-    guest is paused and nothing is written. ``skip``: a queued page written again before its
-    turn is skipped (peek/skip). ``stun``: stun the guest after this many first writes (0 =
-    off). ``fault_cost``: service lost per first write (dirty logging). Drives the pre-copy
-    kernel in chunks of pages, one SimPy event each; returns a :class:`Sent`.
-    """
-    p = ctx.pages
-    t0 = ctx.t
-    fs = np.array([t0, t0, ctx.g, speed, rate, 0.0, 0.0, 0.0])
-    is_ = np.zeros(12, dtype=np.int64)
-    is_[K.PI_WC] = -1
-    is_[K.PI_STALE] = ctx.stale_count
-    is_[K.PI_PRESENT] = ctx.present_count
-    is_[K.PI_GJ] = ctx.gj
-    writes = log is not None
-    buf = log.buf if writes else WriteBuffer.empty(np.inf)
-    is_[K.PI_WPOS] = buf.start
-    wlist = log.pages if writes else np.empty(0, dtype=np.int64)
-    fault_cost = fault_cost if writes else 0.0
-    chunk = ctx.cfg.engine.chunk_pages
-    n = order.shape[0]
-    by_mask = order.dtype == np.bool_
-    pages, mask = (_NO_PAGES, order) if by_mask else (order, _NO_MASK)
-    step = ctx.grid.step
-    hit_rate = ctx.cfg.strategy.xbzrle_hit_rate
-    while True:
-        end = min(int(is_[K.PI_POS]) + chunk, n)
-        finish = end == n
-        while True:
-            g = ctx.grid
-            status = K.precopy_run(
-                pages,
-                by_mask,
-                mask,
-                end,
-                buf.g,
-                buf.p,
-                buf.words,
-                buf.words is _NO_WORDS,
-                buf.cover,
-                finish,
-                skip,
-                stun,
-                fault_cost,
-                p.flags,
-                wlist,
-                p.sends,
-                ctx.cost,
-                hit_rate,
-                fs,
-                is_,
-                g.bytes,
-                g.lost,
-                g.stale,
-                g.present,
-                step,
-            )
-            if status == K.NEED_MORE:
-                buf = _refill(ctx, buf, int(is_[K.PI_WPOS]))
-                is_[K.PI_WPOS] = 0
-            elif status == K.GRID_FULL:
-                ctx.grid.grow()
-            else:
-                break
-        yield ctx.env.timeout(max(0.0, fs[K.PF_T] - ctx.env.now))
-        if finish:
-            break
-    if writes:
-        log.buf = replace(buf, start=int(is_[K.PI_WPOS]))
-    ctx.t = float(fs[K.PF_T])
-    ctx.stale_count = int(is_[K.PI_STALE])
-    ctx.present_count = int(is_[K.PI_PRESENT])
-    ctx.gj = int(is_[K.PI_GJ])
-    out = Sent(
-        int(is_[K.PI_SENT]),
-        int(is_[K.PI_SKIPPED]),
-        int(is_[K.PI_BYTES]),
-        int(is_[K.PI_ZERO]),
-        int(is_[K.PI_FAULTS]),
-        bool(is_[K.PI_STUNNED]),
-        float(fs[K.PF_GSTUN]),
-        float(fs[K.PF_TSTUN]),
-    )
-    ctx.pages_sent += out.sent
-    ctx.bytes_sent += out.bytes
-    ctx.zero_sent += out.zero
-    ctx.skipped += out.skipped
-    return out
+    """Send the queue ``order`` at ``rate`` bit/s from wall time ``ctx.t``, the guest running
+    at ``speed`` (1 - throttle) with its writes applied in wall-time order and logged in
+    ``log`` (None: the guest is paused); a :class:`RoundSender` run to the end of the queue.
+    Returns a :class:`Sent`."""
+    sender = RoundSender(ctx, order, log=log, skip=skip, stun=stun, fault_cost=fault_cost)
+    sender.state[0]["speed"] = speed
+    yield from sender.run(rate, speed)
+    return sender.result()
 
 
 def send_paused(ctx, order: np.ndarray, rate: float, extra_bytes: int) -> Generator:
@@ -322,13 +403,17 @@ def pull(
     st[absent] = 1
     t_r, g_r = ctx.t_resume, ctx.g
     t_push = t_r + push_after
-    fs = np.array([0.0, 0.0, t_push, t_r, 0.0, t_r, g_r, rate])
-    is_ = np.zeros(11, dtype=np.int64)
-    is_[K.QI_INFLIGHT] = -1
+    state = np.zeros(1, dtype=K.POSTCOPY_STATE)
+    rec = state[0]
+    rec["t_push"] = t_push
+    rec["t_last"] = rec["t_resume"] = t_r
+    rec["g_resume"] = g_r
+    rec["rate"] = rate
+    rec["inflight"] = -1
     remaining = int(absent.sum())
-    is_[K.QI_REMAIN] = remaining
-    is_[K.QI_PRESENT] = int(ctx.pages.needed.sum()) - remaining
-    is_[K.QI_GJ] = ctx.gj
+    rec["remain"] = remaining
+    rec["present"] = int(ctx.pages.needed.sum()) - remaining
+    rec["gj"] = ctx.gj
     stream = ctx.stream.__class__(ctx.workload, g_r, ctx.stream.in_use, ctx.stream.name)
     tg = np.empty(0)
     tp = np.empty(0, dtype=np.int64)
@@ -351,8 +436,7 @@ def pull(
             pstate,
             mode,
             dual,
-            fs,
-            is_,
+            state,
             g.bytes,
             g.lost,
             g.stale,
@@ -360,28 +444,27 @@ def pull(
             g.step,
         )
         if status == K.NEED_MORE:
-            processed = int(is_[K.QI_TPOS])
-            ctx.touches_processed += processed
+            ctx.touches_processed += int(rec["tpos"])
             part = stream.fetch()
             tg, tp = part.t, part.page
-            is_[K.QI_TPOS] = 0
+            rec["tpos"] = 0
         elif status == K.GRID_FULL:
             ctx.grid.grow()
         elif status == K.CHUNK:
-            yield ctx.env.timeout(max(0.0, fs[K.QF_TLAST] - ctx.env.now))
+            yield ctx.env.timeout(max(0.0, rec["t_last"] - ctx.env.now))
         else:
             break
-    ctx.touches_processed += int(is_[K.QI_TPOS])
-    ctx.t = float(fs[K.QF_TLAST])
-    ctx.pages_sent += int(is_[K.QI_SENT])
-    ctx.bytes_sent += int(is_[K.QI_BYTES])
-    ctx.zero_sent += int(is_[K.QI_ZERO])
-    ctx.faults += int(is_[K.QI_FAULTS])
-    ctx.stall_time += float(fs[K.QF_STALL])
-    ctx.ledger.stalls += float(fs[K.QF_STALL]) / cfg.vm.vcpus
-    ctx.gj = int(is_[K.QI_GJ])
+    ctx.touches_processed += int(rec["tpos"])
+    ctx.t = float(rec["t_last"])
+    ctx.pages_sent += int(rec["sent"])
+    ctx.bytes_sent += int(rec["bytes"])
+    ctx.zero_sent += int(rec["zero"])
+    ctx.faults += int(rec["faults"])
+    ctx.stall_time += float(rec["stall"])
+    ctx.ledger.stalls += float(rec["stall"]) / cfg.vm.vcpus
+    ctx.gj = int(rec["gj"])
     ctx.stale_count = 0
-    ctx.present_count = int(is_[K.QI_PRESENT])
+    ctx.present_count = int(rec["present"])
     ctx.pages.clear(STALE, absent)
     ctx.add_round(
         round=ctx.precopy_rounds,
@@ -389,14 +472,14 @@ def pull(
         start_s=t_r,
         duration_s=ctx.t - t_r,
         to_send=remaining,
-        sent=int(is_[K.QI_SENT]),
+        sent=int(rec["sent"]),
         skipped=0,
         dirtied=0,
-        bytes=int(is_[K.QI_BYTES]),
+        bytes=int(rec["bytes"]),
         rate_limit_bps=rate,
         dirty_rate_pps=0.0,
         throttle=0.0,
     )
     yield ctx.env.timeout(max(0.0, ctx.t - ctx.env.now))
     ctx.t_end = ctx.t
-    return bool(is_[K.QI_STARTED])
+    return bool(rec["started"])

@@ -38,7 +38,8 @@ class Hybrid(PreCopy):
 
     def process(self, ctx) -> Generator:
         st = self.opts
-        yield from self.rounds(ctx, min(st.max_rounds, st.precopy_rounds))
+        if not (yield from self.rounds(ctx, min(st.max_rounds, st.precopy_rounds))):
+            return  # cancelled by max_time before the switchover
         reason = ctx.stop_reason
         absent = np.zeros(ctx.memory_pages, dtype=np.bool_)
         absent[self.remaining] = True

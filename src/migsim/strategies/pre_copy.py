@@ -19,10 +19,11 @@ from migsim.engine.link import alloc
 from migsim.engine.pages import WRITTEN
 from migsim.engine.primitives import (
     DirtyLog,
+    RoundSender,
+    Sent,
     queue_len,
     resume_at_destination,
     send_paused,
-    send_queue,
     sorted_dirty,
 )
 from migsim.options import option
@@ -155,6 +156,14 @@ class PreCopyOptions(StrategyOptions):
         help="service lost per first write in a pre-copy round (dirty logging)",
         source="migsim estimate of a write-protection fault",
     )
+    max_time: float = option(
+        0.0,
+        kind="duration",
+        lo=0,
+        help="cancel the migration if the rounds have not ended after this long (0 = never); "
+        "the VM keeps running on the source, stop reason `cancelled`",
+        source="QEMU `migrate_cancel`, as guestperf's --max-time uses it",
+    )
 
 
 def next_dynamic_limit(
@@ -179,9 +188,13 @@ class PreCopy(Strategy):
         self.perm: np.ndarray | None = None  # random scan order, drawn once per run
         self.rank: np.ndarray | None = None  # position of each page in perm
         self.remaining: np.ndarray | None = None  # stale pages when the rounds stop
+        self.throttle = 0.0  # auto-converge: the share of the vCPU taken away
+        self.high = 0  # auto-converge: high rounds since the last throttle step
+        self.cap = self.demand = 0.0  # link capacity, the workload's traffic (bit/s)
 
     def process(self, ctx) -> Generator:
-        yield from self.rounds(ctx, self.opts.max_rounds)
+        if not (yield from self.rounds(ctx, self.opts.max_rounds)):
+            return
         ctx.pause(ctx.t)
         rate = self.opts.final_rate(ctx.cfg.link)
         yield from send_paused(ctx, self.remaining, rate, ctx.cfg.vm.state_bytes)
@@ -219,45 +232,81 @@ class PreCopy(Strategy):
 
     # -- the rounds -----------------------------------------------------------------------
 
+    def send_round(self, ctx, sender: RoundSender, limit: float, until: float) -> Generator:
+        """Send one round's queue (``sender``) under the rate ``limit`` (bit/s) until it is
+        done or the wall time ``until`` (the cancel deadline) comes, and account the guest's
+        progress and lost service over it (:meth:`account`). Returns the rate the round was
+        sent at. A strategy that changes the guest's speed within a round overrides this."""
+        speed = 1.0 - self.throttle
+        mig, app = alloc(limit, self.demand * speed, self.cap)
+        t0 = ctx.t
+        done = yield from sender.run(mig, speed, until=until)
+        self.account(ctx, t0, ctx.t if done else until, speed, app, sender.result())
+        return mig
+
+    def account(self, ctx, t0: float, t1: float, speed: float, app: float, r: Sent) -> None:
+        """The guest ran at ``speed`` over wall times [t0, t1), its traffic at ``app`` bit/s:
+        advance guest time, book lost service (throttling or link share; nothing is served
+        after a stun)."""
+        ctx.g = r.g_stun if r.stunned else ctx.g + speed * (t1 - t0)
+        frac = app / self.demand if self.demand > 0 else speed
+        ctx.ledger.rounds += (1.0 - frac) * (t1 - t0)
+        ctx.grid.add_interval(t0, t1, 1.0 - frac)
+        if r.stunned:
+            ctx.ledger.rounds += frac * (t1 - r.t_stun)
+            ctx.grid.add_interval(r.t_stun, t1, frac)
+
+    def after_round(self, k: int, r: Sent, page: int) -> None:
+        """QEMU's auto-converge (migration/ram.c, ``migration_trigger_throttle``): from the
+        second round on, a round that dirtied more than ``throttle_threshold`` of the bytes it
+        sent counts as high; every ``throttle_trigger_rounds`` high rounds the throttle
+        steps up."""
+        st = self.opts
+        if st.auto_converge and k >= 1:
+            if r.dirtied * page > st.throttle_threshold * r.bytes:
+                self.high += 1
+            if self.high >= st.throttle_trigger_rounds:
+                self.throttle = (
+                    st.throttle_initial
+                    if self.throttle == 0
+                    else min(st.throttle_max, self.throttle + st.throttle_increment)
+                )
+                self.high = 0
+
     def rounds(self, ctx, max_rounds: int) -> Generator:
         """The iterative rounds while the guest runs on the source. Leaves in
         ``self.remaining`` the pages whose destination copy is stale (in scan order), and
-        sets the stop reason."""
+        sets the stop reason. Returns False when ``max_time`` cancelled the migration (the
+        VM keeps running on the source), True when it is time to switch over."""
         st = self.opts
-        cap = ctx.cfg.link.capacity_bps
-        demand = ctx.workload.service.network_demand_bps
+        self.cap = ctx.cfg.link.capacity_bps
+        self.demand = ctx.workload.service.network_demand_bps
         m = ctx.memory_pages
         page = ctx.page_size
         hdr = st.page_header_bytes
         log = DirtyLog(ctx)
         order = self.queue(ctx, ctx.pages.needed)
-        limit = cap if st.rate_limit == "fixed" else st.min_rate
-        throttle, high, total_sent, prev_sent = 0.0, 0, 0, -1
+        limit = self.cap if st.rate_limit == "fixed" else st.min_rate
+        deadline = ctx.t + st.max_time if st.max_time > 0 else np.inf
+        total_sent, prev_sent = 0, -1
         k = 0
         while True:
-            speed = 1.0 - throttle
-            mig, app = alloc(limit, demand * speed, cap)
             t_k, to_send = ctx.t, queue_len(order)
-            r = yield from send_queue(
+            sender = RoundSender(
                 ctx,
                 order,
-                mig,
-                speed,
                 log=log,
                 skip=st.skip,
                 stun=st.stun_write_faults,
                 fault_cost=st.write_fault_cost,
             )
+            throttle = self.throttle
+            mig = yield from self.send_round(ctx, sender, limit, deadline)
+            if not sender.done:
+                sender.close(deadline)
+            r = sender.result()
             t_end = ctx.t
             duration = t_end - t_k
-            ctx.g = r.g_stun if r.stunned else ctx.g + speed * (t_end - t_k)
-            # service: throttling or link share for the round, nothing after a stun
-            frac = app / demand if demand > 0 else speed
-            ctx.ledger.rounds += (1.0 - frac) * duration
-            ctx.grid.add_interval(t_k, t_end, 1.0 - frac)
-            if r.stunned:
-                ctx.ledger.rounds += frac * (t_end - r.t_stun)
-                ctx.grid.add_interval(r.t_stun, t_end, frac)
             faults = r.dirtied
             ctx.ledger.write_faults += faults * st.write_fault_cost
             ctx.add_round(
@@ -274,22 +323,17 @@ class PreCopy(Strategy):
                 dirty_rate_pps=faults / duration if duration > 0 else 0.0,
                 throttle=throttle,
             )
+            n = k + 1
+            ctx.precopy_rounds = n
+            if not sender.done:  # max_time: QEMU's migrate_cancel, the VM stays on the source
+                ctx.cancel(deadline)
+                ctx.touches_processed += ctx.stream.count_before(ctx.g)
+                return False
             total_sent += r.sent
             # the next queue: pages written this round (the dirty log), then clear the log
             order = self.dirty_queue(ctx, log.dirtied(faults))
             rem = int(faults)
-            n = k + 1
-            ctx.precopy_rounds = n
-            if st.auto_converge and k >= 1:
-                if faults * page > st.throttle_threshold * r.bytes:
-                    high += 1
-                if high >= st.throttle_trigger_rounds:
-                    throttle = (
-                        st.throttle_initial
-                        if throttle == 0
-                        else min(st.throttle_max, throttle + st.throttle_increment)
-                    )
-                    high = 0
+            self.after_round(k, r, page)
             reason = None
             if st.switchover == "xen":
                 if rem < st.stop_pages:
@@ -315,7 +359,7 @@ class PreCopy(Strategy):
                 ctx.converged = reason == "converged"
                 self.remaining = order
                 ctx.touches_processed += ctx.stream.count_before(ctx.g)
-                return
+                return True
             if st.rate_limit == "dynamic":
                 limit = next_dynamic_limit(st, faults, page, duration)
             prev_sent = r.sent
