@@ -168,19 +168,6 @@ def test_run_batch_writes_partitioned_parquet_with_provenance(tmp_path):
         assert b"migsim.configs" in pq.read_schema(path).metadata
 
 
-def test_write_parquet_atomic_leaves_nothing_on_error(tmp_path):
-    import pyarrow as pa
-
-    path = tmp_path / "d" / "x.parquet"
-    sweep.write_parquet_atomic(pa.table({"a": [1]}), path)
-    assert pq.read_table(path).num_rows == 1
-
-    with pytest.raises((TypeError, AttributeError)):
-        sweep.write_parquet_atomic("not a table", path)  # type: ignore[arg-type]
-    assert sorted(p.name for p in path.parent.iterdir()) == ["x.parquet"]
-    assert pq.read_table(path).num_rows == 1
-
-
 # ---------------------------------------------------------------------------------------------
 # the JSON schema of the workflow config
 

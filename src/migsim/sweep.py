@@ -32,7 +32,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -40,9 +39,9 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from migsim.config import ConfigError, RunConfig, from_mapping
+from migsim.io import write_parquet_atomic
 from migsim.units import UnitError, parse_rate, parse_size
 
 __all__ = [
@@ -60,7 +59,6 @@ __all__ = [
     "points_from_json",
     "points_to_json",
     "run_batch",
-    "write_parquet_atomic",
 ]
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -351,21 +349,6 @@ def file_metadata(points: Sequence[Point] | None = None) -> dict[bytes, bytes]:
         meta[b"migsim.seeds"] = json.dumps([p.seed for p in points]).encode()
         meta[b"migsim.points"] = json.dumps([p.id for p in points]).encode()
     return meta
-
-
-def write_parquet_atomic(table: pa.Table, path: str | os.PathLike[str]) -> None:
-    """Write ``table`` to ``path`` via a temporary file in the same directory and a rename,
-    so readers never see a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        pq.write_table(table, tmp, compression="zstd")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def point_table(point: Point, table: pa.Table) -> pa.Table:

@@ -259,7 +259,7 @@ def run_batch(
         TIMELINE_SCHEMA,
         provenance_metadata,
     )
-    from migsim.sweep import write_parquet_atomic
+    from migsim.io import write_parquet_atomic
 
     t_start = time.perf_counter()
     engine_s = 0.0
