@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 import yaml
 
-from migsim.analysis import paper
+from migsim import experiments
 from migsim.analysis.validation import COLUMNS
 from migsim.config import from_mapping
 
@@ -78,11 +78,11 @@ def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.Compl
 
 @pytest.mark.parametrize("config", [yaml.safe_load(PAPER_YAML.read_text()), reduced_config()])
 def test_every_run_of_every_experiment_is_a_valid_config(config):
-    for exp in paper.EXPERIMENTS:
-        parts = paper.experiment_parts(config, exp)
+    for exp in experiments.EXPERIMENTS:
+        parts = experiments.experiment_parts(config, exp)
         assert parts
         for part in parts:
-            runs = paper.experiment_runs(config, exp, part)
+            runs = experiments.experiment_runs(config, exp, part)
             assert runs, (exp, part)
             for run in runs:
                 assert run["labels"]["experiment"] == exp
@@ -92,8 +92,8 @@ def test_every_run_of_every_experiment_is_a_valid_config(config):
 def test_clark_downtime_runs_cover_every_point():
     c = yaml.safe_load(PAPER_YAML.read_text())
     sec = c["clark_downtime"]
-    runs = paper.experiment_runs(c, "clark_downtime", "oltp")
-    starts = paper.start_times(sec)
+    runs = experiments.experiment_runs(c, "clark_downtime", "oltp")
+    starts = experiments.start_times(sec)
     assert len(starts) == sec["start_count"]
     assert len(runs) == len(sec["bandwidths"]) * len(starts) * (len(sec["rounds"]) + 1)
     pre = [r for r in runs if r["labels"]["n_rounds"] > 0]
@@ -104,9 +104,9 @@ def test_clark_downtime_runs_cover_every_point():
 def test_unknown_experiment_and_part():
     c = reduced_config()
     with pytest.raises(ValueError, match="unknown experiment"):
-        paper.experiment_parts(c, "teleport")
+        experiments.experiment_parts(c, "teleport")
     with pytest.raises(ValueError, match="unknown part"):
-        paper.experiment_runs(c, "hines_apps", "quake")
+        experiments.experiment_runs(c, "hines_apps", "quake")
 
 
 # ---------------------------------------------------------------------------------------------

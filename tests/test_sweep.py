@@ -143,8 +143,8 @@ def test_run_batch_writes_partitioned_parquet_with_provenance(tmp_path):
         for name in ("runs", "rounds", "timeline"):
             path = tmp_path / name / f"workload={w}" / f"variant={v}" / "part-000.parquet"
             out.setdefault(name, []).append(path)
-        stats = sweep.run_batch(groups[0], *(out[n][-1] for n in ("runs", "rounds", "timeline")))
-        assert stats["points"] == 3 and stats["engine_s"] <= stats["wall_s"]
+        stats = sweep.run_points(groups[0], *(out[n][-1] for n in ("runs", "rounds", "timeline")))
+        assert stats["runs"] == 3 and stats["engine_s"] <= stats["wall_s"]
     assert not list(tmp_path.rglob("*.tmp"))
     runs = pl.scan_parquet(tmp_path / "runs", hive_partitioning=True).collect()
     assert runs.height == len(points)
