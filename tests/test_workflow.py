@@ -107,6 +107,15 @@ def test_dry_run_of_every_config(workdir, config):
         assert "paper_simulate" in out or "Nothing to be done" in out
 
 
+def test_default_run_never_reads_the_paper_config(tmp_path):
+    wd = copy_workflow(tmp_path / "wf")
+    (wd / "config" / "paper.yaml").write_text("results: [not yaml\n")
+    proc = snakemake(wd, "-n", "--cores", "1", "--configfile", "config/test.yaml")
+    assert "simulate" in proc.stdout + proc.stderr
+    proc = snakemake(wd, "-n", "--cores", "1", "paper", check=False)
+    assert proc.returncode != 0 and "paper.yaml" in proc.stdout + proc.stderr
+
+
 def _bad(workdir: Path, tmp_path: Path, edit) -> str:
     config = yaml.safe_load((ROOT / "config/test.yaml").read_text())
     edit(config)

@@ -2,6 +2,7 @@
 # the helper functions the rules use (no lambdas in rules), the paper rules' included.
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -157,6 +158,27 @@ def print_summary():
 
 # ---------------------------------------------------------------------------------------------
 # The paper target (workflow/rules/paper.smk, which loads the paper config as PAPER).
+
+
+def paper_requested():
+    """Whether this invocation needs the paper rules, and so reads config/paper.yaml.
+
+    Snakemake parses the workflow before it hands over the targets, so this reads the command
+    line: the `paper` target or another paper rule or job (`paper_*`, as in a cluster job's
+    --target-jobs), a file in a `paper/` directory or named validation.md or validation.csv,
+    or --lint and the rule listings. A default run never reads or validates the paper config.
+    """
+    listings = {"--lint", "--list-rules", "-l", "--list-target-rules", "--lt"}
+    for arg in sys.argv[1:]:
+        path = Path(arg)
+        if (
+            arg in listings
+            or re.fullmatch(r"paper(_\w+)?(:.*)?", arg)
+            or "paper" in path.parts[:-1]
+            or path.name in ("validation.md", "validation.csv")
+        ):
+            return True
+    return False
 
 
 def paper_runs(wildcards):

@@ -10,6 +10,7 @@
 
 import yaml
 
+# Included by the Snakefile only when the paper is asked for (paper_requested, common.smk).
 PAPER_CONFIG_FILE = config.get("paper_config", "config/paper.yaml")
 with open(PAPER_CONFIG_FILE) as _paper_handle:
     PAPER = yaml.safe_load(_paper_handle) or {}
