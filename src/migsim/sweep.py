@@ -388,7 +388,8 @@ def label_columns(
 
 
 def point_table(point: Point, table: pa.Table) -> pa.Table:
-    """``table`` with the point columns (:data:`POINT_COLUMNS`) prepended."""
+    """``table`` with the point columns (:data:`POINT_COLUMNS`) prepended (columns of the same
+    name: see :func:`label_columns`)."""
     return label_columns(table, point.labels, _POINT_TYPES)
 
 
