@@ -27,7 +27,12 @@ include: "workflow/rules/simulate.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/tables.smk"
-include: "workflow/rules/paper.smk"
+
+
+# the paper target; only then is config/paper.yaml read (see paper_requested in common.smk)
+if paper_requested():
+
+    include: "workflow/rules/paper.smk"
 
 
 rule all:

@@ -1,7 +1,10 @@
-"""Engine throughput and memory benchmark (run by hand, not in CI).
+"""Engine throughput and memory benchmark (run by hand, not in CI; see benchmarks/README.md).
 
-    .venv/bin/python benchmarks/engine.py [--repeat 9] [--ref-repeat 3] [--sizes 1GiB,4GiB]
+    .venv/bin/python -m benchmarks.engine [--repeat 9] [--ref-repeat 3] [--sizes 1GiB,4GiB]
         [--workloads oltp,uniform]
+
+Run it from the repository root, as a module: the reference model is a test asset
+(``tests/reference``, not shipped with migsim), imported as ``tests.reference`` from there.
 
 For pre-copy (fixed and dynamic rate limit) and post-copy (bubbling) on the ``oltp`` and
 ``uniform`` workloads at each VM size, prints the median (and quartiles) over ``--repeat``
@@ -37,12 +40,11 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # for tests.reference
+import migsim
+from migsim.config import WorkloadSpec, from_mapping
+from migsim.units import parse_size
 
-import migsim  # noqa: E402
-from migsim.config import WorkloadSpec, from_mapping  # noqa: E402
-from migsim.units import parse_size  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 CASES = {
     "pre_copy/fixed": {"name": "pre_copy"},
@@ -131,8 +133,10 @@ def rss_child(case: str, wl_name: str, size: str, span: float) -> None:
 
 
 def rss_growth(case: str, wl_name: str, size: str, span: float) -> float:
+    child = ["-m", "benchmarks.engine", "--rss-child", case, wl_name, size, "--span", str(span)]
     out = subprocess.run(
-        [sys.executable, __file__, "--rss-child", case, wl_name, size, "--span", str(span)],
+        [sys.executable, *child],
+        cwd=ROOT,
         capture_output=True,
         text=True,
         check=True,
@@ -154,7 +158,12 @@ def main() -> None:
     if args.rss_child:
         rss_child(*args.rss_child, args.span)
         return
-    from tests.reference.model import reference_simulate
+    try:
+        from tests.reference import reference_simulate
+    except ImportError:
+        sys.exit(
+            "benchmarks/engine.py: run it from the repository root as `python -m benchmarks.engine`"
+        )
 
     cases = []  # (case, workload name, size, config, in-memory workload, page events)
     for wl_name in args.workloads.split(","):

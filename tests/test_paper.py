@@ -3,23 +3,19 @@ a temporary directory, plus the experiment expansion and config validation."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import polars as pl
 import pytest
 import yaml
 
-from migsim.analysis import paper
+from migsim import experiments
 from migsim.analysis.validation import COLUMNS
 from migsim.config import from_mapping
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPER_YAML = ROOT / "config" / "paper.yaml"
-SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+TEST_SWEEP = ("--configfile", "config/test.yaml")  # a small sweep to parse beside the paper
 
 
 def reduced_config() -> dict:
@@ -50,39 +46,17 @@ def reduced_config() -> dict:
     return c
 
 
-def copy_workflow(dest: Path, paper_config: dict) -> Path:
-    dest.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(ROOT / "Snakefile", dest / "Snakefile")
-    for sub in ("workflow", "config"):
-        shutil.copytree(ROOT / sub, dest / sub, ignore=shutil.ignore_patterns("__pycache__"))
-    (dest / "config" / "paper.yaml").write_text(yaml.safe_dump(paper_config))
-    return dest
-
-
-def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    proc = subprocess.run(
-        [*SNAKEMAKE, "--configfile", "config/test.yaml", *args],
-        cwd=workdir, capture_output=True, text=True, env=env, timeout=600,
-    )  # fmt: skip
-    if check and proc.returncode != 0:
-        pytest.fail(
-            f"snakemake {' '.join(args)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
-        )
-    return proc
-
-
 # ---------------------------------------------------------------------------------------------
 # experiments
 
 
 @pytest.mark.parametrize("config", [yaml.safe_load(PAPER_YAML.read_text()), reduced_config()])
 def test_every_run_of_every_experiment_is_a_valid_config(config):
-    for exp in paper.EXPERIMENTS:
-        parts = paper.experiment_parts(config, exp)
+    for exp in experiments.EXPERIMENTS:
+        parts = experiments.experiment_parts(config, exp)
         assert parts
         for part in parts:
-            runs = paper.experiment_runs(config, exp, part)
+            runs = experiments.experiment_runs(config, exp, part)
             assert runs, (exp, part)
             for run in runs:
                 assert run["labels"]["experiment"] == exp
@@ -92,8 +66,8 @@ def test_every_run_of_every_experiment_is_a_valid_config(config):
 def test_clark_downtime_runs_cover_every_point():
     c = yaml.safe_load(PAPER_YAML.read_text())
     sec = c["clark_downtime"]
-    runs = paper.experiment_runs(c, "clark_downtime", "oltp")
-    starts = paper.start_times(sec)
+    runs = experiments.experiment_runs(c, "clark_downtime", "oltp")
+    starts = experiments.start_times(sec)
     assert len(starts) == sec["start_count"]
     assert len(runs) == len(sec["bandwidths"]) * len(starts) * (len(sec["rounds"]) + 1)
     pre = [r for r in runs if r["labels"]["n_rounds"] > 0]
@@ -104,9 +78,9 @@ def test_clark_downtime_runs_cover_every_point():
 def test_unknown_experiment_and_part():
     c = reduced_config()
     with pytest.raises(ValueError, match="unknown experiment"):
-        paper.experiment_parts(c, "teleport")
+        experiments.experiment_parts(c, "teleport")
     with pytest.raises(ValueError, match="unknown part"):
-        paper.experiment_runs(c, "hines_apps", "quake")
+        experiments.experiment_runs(c, "hines_apps", "quake")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -114,9 +88,9 @@ def test_unknown_experiment_and_part():
 
 
 @pytest.fixture(scope="module")
-def run_paper(tmp_path_factory) -> Path:
+def run_paper(tmp_path_factory, copy_workflow, snakemake) -> Path:
     wd = copy_workflow(tmp_path_factory.mktemp("paper"), reduced_config())
-    snakemake(wd, "--cores", "2", "paper")
+    snakemake(wd, *TEST_SWEEP, "--cores", "2", "paper")
     return wd
 
 
@@ -165,15 +139,15 @@ def test_validation_has_every_published_row(run_paper):
 
 
 @pytest.mark.slow
-def test_second_run_schedules_nothing(run_paper):
-    proc = snakemake(run_paper, "-n", "--cores", "2", "paper")
+def test_second_run_schedules_nothing(run_paper, snakemake):
+    proc = snakemake(run_paper, *TEST_SWEEP, "-n", "--cores", "2", "paper")
     assert "Nothing to be done" in proc.stdout + proc.stderr
 
 
-def test_bad_paper_config_fails_naming_the_key(tmp_path):
+def test_bad_paper_config_fails_naming_the_key(tmp_path, copy_workflow, snakemake):
     c = reduced_config()
     c["hines_stress"]["working_set"] = ["8MiB"]
     wd = copy_workflow(tmp_path / "bad", c)
-    proc = snakemake(wd, "-n", "--cores", "1", "paper", check=False)
+    proc = snakemake(wd, *TEST_SWEEP, "-n", "--cores", "1", "paper", check=False)
     assert proc.returncode != 0
     assert "working_set" in proc.stdout + proc.stderr

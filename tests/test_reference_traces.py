@@ -16,9 +16,8 @@ import random
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from reference import reference_simulate
+from reference import compare_results, reference_simulate
 from reference.traces import ListWorkload
-from test_reference_agreement import compare_results
 
 import migsim
 from migsim.config import from_mapping

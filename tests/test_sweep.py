@@ -143,8 +143,8 @@ def test_run_batch_writes_partitioned_parquet_with_provenance(tmp_path):
         for name in ("runs", "rounds", "timeline"):
             path = tmp_path / name / f"workload={w}" / f"variant={v}" / "part-000.parquet"
             out.setdefault(name, []).append(path)
-        stats = sweep.run_batch(groups[0], *(out[n][-1] for n in ("runs", "rounds", "timeline")))
-        assert stats["points"] == 3 and stats["engine_s"] <= stats["wall_s"]
+        stats = sweep.run_points(groups[0], *(out[n][-1] for n in ("runs", "rounds", "timeline")))
+        assert stats["runs"] == 3 and stats["engine_s"] <= stats["wall_s"]
     assert not list(tmp_path.rglob("*.tmp"))
     runs = pl.scan_parquet(tmp_path / "runs", hive_partitioning=True).collect()
     assert runs.height == len(points)
@@ -166,19 +166,6 @@ def test_run_batch_writes_partitioned_parquet_with_provenance(tmp_path):
     assert meta[b"migsim.version"].decode() == libs["migsim"]
     for path in out["timeline"] + out["rounds"]:
         assert b"migsim.configs" in pq.read_schema(path).metadata
-
-
-def test_write_parquet_atomic_leaves_nothing_on_error(tmp_path):
-    import pyarrow as pa
-
-    path = tmp_path / "d" / "x.parquet"
-    sweep.write_parquet_atomic(pa.table({"a": [1]}), path)
-    assert pq.read_table(path).num_rows == 1
-
-    with pytest.raises((TypeError, AttributeError)):
-        sweep.write_parquet_atomic("not a table", path)  # type: ignore[arg-type]
-    assert sorted(p.name for p in path.parent.iterdir()) == ["x.parquet"]
-    assert pq.read_table(path).num_rows == 1
 
 
 # ---------------------------------------------------------------------------------------------

@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,36 +17,14 @@ from migsim.engine.result import ROUNDS_SCHEMA, SUMMARY_SCHEMA, TIMELINE_SCHEMA
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = sorted((ROOT / "config").glob("*.yaml"))
-SNAKEMAKE = [sys.executable, "-m", "snakemake"]
-
-
-def copy_workflow(dest: Path) -> Path:
-    """Snakefile, workflow/ and config/ in a fresh directory (results go there too)."""
-    dest.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(ROOT / "Snakefile", dest / "Snakefile")
-    for sub in ("workflow", "config"):
-        shutil.copytree(ROOT / sub, dest / sub, ignore=shutil.ignore_patterns("__pycache__"))
-    return dest
-
-
-def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    proc = subprocess.run(
-        [*SNAKEMAKE, *args], cwd=workdir, capture_output=True, text=True, env=env, timeout=600
-    )
-    if check and proc.returncode != 0:
-        pytest.fail(
-            f"snakemake {' '.join(args)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
-        )
-    return proc
 
 
 @pytest.fixture(scope="module")
-def workdir(tmp_path_factory) -> Path:
+def workdir(tmp_path_factory, copy_workflow) -> Path:
     return copy_workflow(tmp_path_factory.mktemp("wf"))
 
 
-def test_lint_is_clean(workdir):
+def test_lint_is_clean(workdir, snakemake):
     proc = snakemake(workdir, "--lint", "--configfile", "config/test.yaml", check=False)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out
@@ -98,7 +74,7 @@ def dry_run_args(path: Path) -> list[str]:
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda p: p.name)
-def test_dry_run_of_every_config(workdir, config):
+def test_dry_run_of_every_config(workdir, config, snakemake):
     proc = snakemake(workdir, "-n", "--cores", "2", *dry_run_args(config))
     out = proc.stdout + proc.stderr
     if config_kind(config) == "sweep":
@@ -107,7 +83,16 @@ def test_dry_run_of_every_config(workdir, config):
         assert "paper_simulate" in out or "Nothing to be done" in out
 
 
-def _bad(workdir: Path, tmp_path: Path, edit) -> str:
+def test_default_run_never_reads_the_paper_config(tmp_path, copy_workflow, snakemake):
+    wd = copy_workflow(tmp_path / "wf")
+    (wd / "config" / "paper.yaml").write_text("results: [not yaml\n")
+    proc = snakemake(wd, "-n", "--cores", "1", "--configfile", "config/test.yaml")
+    assert "simulate" in proc.stdout + proc.stderr
+    proc = snakemake(wd, "-n", "--cores", "1", "paper", check=False)
+    assert proc.returncode != 0 and "paper.yaml" in proc.stdout + proc.stderr
+
+
+def _bad(workdir: Path, tmp_path: Path, edit, snakemake) -> str:
     config = yaml.safe_load((ROOT / "config/test.yaml").read_text())
     edit(config)
     path = tmp_path / "bad.yaml"
@@ -133,8 +118,10 @@ def _bad(workdir: Path, tmp_path: Path, edit) -> str:
         (lambda c: c["analysis"].update(reference_bandwidth="3Gbit/s"), ["analysis.reference_bandwidth", "1Gbit/s"]),
     ],
 )  # fmt: skip
-def test_bad_config_fails_before_any_job_naming_the_key(workdir, tmp_path, edit, expected):
-    out = _bad(workdir, tmp_path, edit)
+def test_bad_config_fails_before_any_job_naming_the_key(
+    workdir, tmp_path, edit, expected, snakemake
+):
+    out = _bad(workdir, tmp_path, edit, snakemake)
     assert "Job stats" not in out
     for text in expected:
         assert text in out, f"{text!r} not in:\n{out[-3000:]}"
@@ -145,7 +132,7 @@ def test_bad_config_fails_before_any_job_naming_the_key(workdir, tmp_path, edit,
 
 
 @pytest.fixture(scope="module")
-def run_e2e(tmp_path_factory) -> tuple[Path, str]:
+def run_e2e(tmp_path_factory, copy_workflow, snakemake) -> tuple[Path, str]:
     """The workflow run once on config/test.yaml, and the output of a dry run right after."""
     wd = copy_workflow(tmp_path_factory.mktemp("e2e"))
     snakemake(wd, "--cores", "2", "--configfile", "config/test.yaml")
@@ -247,7 +234,7 @@ def test_e2e_second_run_schedules_nothing(run_e2e):
 
 
 @pytest.mark.slow
-def test_e2e_changed_point_reruns_only_its_batch(run_e2e, tmp_path):
+def test_e2e_changed_point_reruns_only_its_batch(run_e2e, tmp_path, snakemake):
     config = yaml.safe_load((ROOT / "config/test.yaml").read_text())
     config["variants"]["hybrid"]["precopy_rounds"] = 2
     path = tmp_path / "changed.yaml"
@@ -268,7 +255,7 @@ def _job_counts(out: str) -> dict[str, int]:
 
 
 @pytest.mark.slow
-def test_e2e_plotting_change_only_replots(run_e2e):
+def test_e2e_plotting_change_only_replots(run_e2e, snakemake):
     wd = run_e2e[0]
     script = wd / "workflow/scripts/plot_bars.py"
     original = script.read_text()
@@ -283,7 +270,7 @@ def test_e2e_plotting_change_only_replots(run_e2e):
 
 
 @pytest.mark.slow
-def test_e2e_report(run_e2e):
+def test_e2e_report(run_e2e, snakemake):
     wd = run_e2e[0]
     proc = snakemake(wd, "--configfile", "config/test.yaml", "--report", "results/report.html")
     report = wd / "results/report.html"

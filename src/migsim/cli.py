@@ -9,7 +9,6 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -51,31 +50,16 @@ def build_config(args: argparse.Namespace):
 def write_result(result, out: str | os.PathLike[str]) -> list[Path]:
     """Write summary.parquet, rounds.parquet and timeline.parquet into ``out``, atomically
     (each file is written to a temporary name and renamed), with provenance metadata."""
-    import pyarrow.parquet as pq
-
     from migsim.engine.result import provenance_metadata
+    from migsim.io import write_parquet_atomic
 
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     meta = provenance_metadata(result.config)
-    tables = {
-        "summary": result.summary_table(),
-        "rounds": result.rounds.replace_schema_metadata(meta),
-        "timeline": result.timeline.replace_schema_metadata(meta),
-    }
-    paths = []
-    for name, table in tables.items():
-        final = out / f"{name}.parquet"
-        fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{name}.", suffix=".tmp")
-        os.close(fd)
-        try:
-            pq.write_table(table, tmp, compression="zstd")
-            os.replace(tmp, final)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-        paths.append(final)
-    return paths
+    return [
+        write_parquet_atomic(result.summary_table(), out / "summary.parquet"),
+        write_parquet_atomic(result.rounds, out / "rounds.parquet", metadata=meta),
+        write_parquet_atomic(result.timeline, out / "timeline.parquet", metadata=meta),
+    ]
 
 
 def _cmd_run(args: argparse.Namespace) -> int:

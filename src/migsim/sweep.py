@@ -13,8 +13,10 @@ config (``config/config.yaml``, schema ``workflow/schemas/config.schema.yaml``) 
 :func:`expand` turns that into :class:`Point` objects in a fixed order, :func:`check_points`
 builds the :class:`~migsim.config.RunConfig` of every point (so a bad option fails at parse
 time, naming the config key), :func:`batches` cuts the points of each (workload, variant) into
-batches of ``simulate.batch_size`` points, and :func:`run_batch` simulates one batch and writes
-three hive-partitioned Parquet files, atomically (temporary file + rename):
+batches of ``simulate.batch_size`` points, and :func:`run_points` simulates one batch and writes
+three hive-partitioned Parquet files, atomically (temporary file + rename), with
+:func:`run_batch`, the batch runner it shares with the paper's experiments
+(:mod:`migsim.experiments`):
 
 ``results/runs/workload=W/variant=V/part-NNN.parquet``      summary rows (SUMMARY_SCHEMA + point columns)
 ``results/rounds/workload=W/variant=V/part-NNN.parquet``    per-round rows (ROUNDS_SCHEMA + point columns)
@@ -32,7 +34,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -40,9 +41,9 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from migsim.config import ConfigError, RunConfig, from_mapping
+from migsim.io import write_parquet_atomic
 from migsim.registry import strategy_names
 from migsim.units import UnitError, parse_rate, parse_size
 
@@ -57,11 +58,12 @@ __all__ = [
     "engine_fingerprint",
     "expand",
     "file_metadata",
+    "label_columns",
     "point_table",
     "points_from_json",
     "points_to_json",
     "run_batch",
-    "write_parquet_atomic",
+    "run_points",
 ]
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -77,6 +79,9 @@ POINT_COLUMNS = pa.schema(
         pa.field("point", pa.string()),  # a unique, human-readable point id
     ]
 )
+
+
+_POINT_TYPES = {f.name: f.type for f in POINT_COLUMNS}
 
 
 class SweepError(ValueError):
@@ -101,6 +106,12 @@ class Point:
     def id(self) -> str:
         """``workload/variant/bandwidth/memory/seed``: unique within a sweep."""
         return f"{self.workload}/{self.variant}/{self.bandwidth}/{self.memory}/s{self.seed}"
+
+    @property
+    def labels(self) -> dict[str, Any]:
+        """The point columns (:data:`POINT_COLUMNS`) of this point, by name."""
+        values = (self.workload, self.variant, self.bandwidth, self.memory, self.seed, self.id)
+        return dict(zip(POINT_COLUMNS.names, values, strict=True))
 
     def config(self) -> RunConfig:
         """The validated run configuration (raises :class:`ConfigError`)."""
@@ -358,97 +369,141 @@ def file_metadata(points: Sequence[Point] | None = None) -> dict[bytes, bytes]:
     return meta
 
 
-def write_parquet_atomic(table: pa.Table, path: str | os.PathLike[str]) -> None:
-    """Write ``table`` to ``path`` via a temporary file in the same directory and a rename,
-    so readers never see a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        pq.write_table(table, tmp, compression="zstd")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def label_columns(
+    table: pa.Table,
+    labels: Mapping[str, Any],
+    types: Mapping[str, pa.DataType] | None = None,
+) -> pa.Table:
+    """``table`` with one column per label put first, in order, each holding the label's value
+    in every row; typed by ``types[name]`` where given, else inferred from the value.
 
-
-def point_table(point: Point, table: pa.Table) -> pa.Table:
-    """``table`` with the point columns (:data:`POINT_COLUMNS`) prepended."""
+    A column of ``table`` with a label's name is dropped when it holds the label's value in
+    every row (the sweep's ``seed``) and is an error otherwise, so a label never hides a result.
+    """
+    types = types or {}
     n = table.num_rows
-    values = [point.workload, point.variant, point.bandwidth, point.memory, point.seed, point.id]
-    cols = [pa.array([v] * n, type=f.type) for v, f in zip(values, POINT_COLUMNS, strict=True)]
     out = table
-    for i, (field, col) in enumerate(zip(POINT_COLUMNS, cols, strict=True)):
-        if field.name in out.column_names:
-            out = out.drop_columns([field.name])
-        out = out.add_column(i, field, col)
+    for i, (key, value) in enumerate(labels.items()):
+        if key in out.column_names:
+            if any(v != value for v in out.column(key).to_pylist()):
+                raise ValueError(f"label {key!r} collides with a result column")
+            out = out.drop_columns([key])
+        out = out.add_column(i, key, pa.array([value] * n, type=types.get(key)))
     return out
 
 
-def _summary_row(point: Point, result: Any) -> pa.Table:
-    from migsim.engine.result import SUMMARY_SCHEMA
-
-    table = pa.Table.from_pylist([result.summary], schema=SUMMARY_SCHEMA)
-    # the engine's workload column names the generator; the point's is the sweep label
-    table = table.add_column(
-        table.schema.get_field_index("workload") + 1,
-        pa.field("generator", pa.string()),
-        table.column("workload"),
-    )
-    return point_table(point, table)
+def point_table(point: Point, table: pa.Table) -> pa.Table:
+    """``table`` with the point columns (:data:`POINT_COLUMNS`) prepended (columns of the same
+    name: see :func:`label_columns`)."""
+    return label_columns(table, point.labels, _POINT_TYPES)
 
 
 def run_batch(
+    runs: Sequence[Mapping[str, Any]],
+    summary_path: str | os.PathLike[str],
+    rounds_path: str | os.PathLike[str],
+    timeline_path: str | os.PathLike[str],
+    *,
+    keep_timeline: bool = True,
+    label_types: Mapping[str, pa.DataType] | None = None,
+    rename: Mapping[str, str] | None = None,
+    metadata: Mapping[bytes, bytes] | None = None,
+    log: Any = None,
+) -> dict[str, float]:
+    """Simulate ``runs`` one after the other and write their summary, rounds and timeline
+    tables: the one batch runner, of sweep points (:func:`run_points`) and of the paper's
+    experiments (:func:`migsim.experiments.run_experiment`).
+
+    A run is ``{"mapping": ..., "labels": {...}}``, optionally with a ``"name"`` for its log
+    line (default: its labels as JSON). ``mapping`` is the input of
+    :func:`migsim.config.from_mapping`; ``labels`` become the first columns of every row of the
+    run's tables (:func:`label_columns`, typed by ``label_types``), after the summary columns
+    named in ``rename`` are renamed. Timelines are written only when ``keep_timeline``;
+    otherwise the timeline file is an empty table with the first run's labels.
+
+    Each file is written atomically (:func:`migsim.io.write_parquet_atomic`) with the
+    provenance metadata, ``migsim.configs`` (the validated config of each run, base units),
+    ``migsim.seeds`` and then ``metadata``. ``log`` is a writable text stream (or None) that
+    gets one line per run with its engine runtime. Returns ``{"runs": n, "engine_s": seconds
+    inside migsim.simulate, "wall_s": seconds in total}``.
+    """
+    from migsim import simulate
+    from migsim.config import to_mapping
+    from migsim.engine.result import (
+        ROUNDS_SCHEMA,
+        SUMMARY_SCHEMA,
+        TIMELINE_SCHEMA,
+        provenance_metadata,
+    )
+
+    rename = dict(rename or {})
+    t_start = time.perf_counter()
+    engine_s = 0.0
+    summaries, rounds, timelines, configs = [], [], [], []
+    for run in runs:
+        cfg = from_mapping(run["mapping"])
+        configs.append(to_mapping(cfg))
+        t0 = time.perf_counter()
+        result = simulate(cfg)
+        dt = time.perf_counter() - t0
+        engine_s += dt
+        labels = run["labels"]
+        summary = pa.Table.from_pylist([result.summary], schema=SUMMARY_SCHEMA)
+        summary = summary.rename_columns([rename.get(c, c) for c in summary.column_names])
+        summaries.append(label_columns(summary, labels, label_types))
+        rounds.append(label_columns(result.rounds.cast(ROUNDS_SCHEMA), labels, label_types))
+        if keep_timeline:
+            timeline = result.timeline.cast(TIMELINE_SCHEMA)
+            timelines.append(label_columns(timeline, labels, label_types))
+        if log is not None:
+            s = result.summary
+            name = run.get("name") or json.dumps(labels, sort_keys=True)
+            print(
+                f"{name}: total {s['total_time_s']:.3f} s, downtime {s['downtime_s']:.4f} s, "
+                f"{s['pages_transferred']} pages, {s['rounds']} rounds, stop: {s['stop_reason']}; "
+                f"engine {dt:.2f} s",
+                file=log,
+                flush=True,
+            )
+    meta = provenance_metadata(None)
+    meta[b"migsim.configs"] = json.dumps(configs, sort_keys=True, default=str).encode()
+    meta[b"migsim.seeds"] = json.dumps([c["seed"] for c in configs]).encode()
+    meta.update(metadata or {})
+    if not timelines:
+        empty = TIMELINE_SCHEMA.empty_table()
+        timelines = [label_columns(empty, runs[0]["labels"], label_types)] if runs else [empty]
+    for tables, path in (
+        (summaries, summary_path),
+        (rounds, rounds_path),
+        (timelines, timeline_path),
+    ):
+        table = pa.concat_tables(tables, promote_options="permissive")
+        write_parquet_atomic(table, path, metadata=meta)
+    wall = time.perf_counter() - t_start
+    if log is not None:
+        print(f"{len(runs)} runs: engine {engine_s:.2f} s of {wall:.2f} s", file=log, flush=True)
+    return {"runs": len(runs), "engine_s": engine_s, "wall_s": wall}
+
+
+def run_points(
     points: Sequence[Point],
     summary_path: str | os.PathLike[str],
     rounds_path: str | os.PathLike[str],
     timeline_path: str | os.PathLike[str],
     log: Any = None,
 ) -> dict[str, float]:
-    """Simulate ``points`` one after the other and write their three tables.
-
-    ``log`` is a writable text stream (or None) that gets one line per point with its engine
-    runtime. Returns ``{"points": n, "engine_s": seconds inside migsim.simulate,
-    "wall_s": seconds in total}``.
-    """
-    from migsim import simulate
-    from migsim.engine.result import ROUNDS_SCHEMA, TIMELINE_SCHEMA
-
-    t_start = time.perf_counter()
-    summaries, rounds, timelines = [], [], []
-    engine_s = 0.0
-    for point in points:
-        cfg = point.config()
-        t0 = time.perf_counter()
-        result = simulate(cfg)
-        dt = time.perf_counter() - t0
-        engine_s += dt
-        summaries.append(_summary_row(point, result))
-        rounds.append(point_table(point, result.rounds.cast(ROUNDS_SCHEMA)))
-        timelines.append(point_table(point, result.timeline.cast(TIMELINE_SCHEMA)))
-        if log is not None:
-            s = result.summary
-            print(
-                f"{point.id}: total {s['total_time_s']:.3f} s, downtime {s['downtime_s']:.4f} s, "
-                f"{s['pages_transferred']} pages, {s['rounds']} rounds, stop: {s['stop_reason']}; "
-                f"engine {dt:.2f} s",
-                file=log,
-                flush=True,
-            )
-    meta = file_metadata(points)
-    for tables, path in (
-        (summaries, summary_path),
-        (rounds, rounds_path),
-        (timelines, timeline_path),
-    ):
-        table = pa.concat_tables(tables).replace_schema_metadata(meta)
-        write_parquet_atomic(table, path)
-    wall = time.perf_counter() - t_start
-    if log is not None:
-        print(
-            f"batch: {len(points)} points, engine {engine_s:.2f} s of {wall:.2f} s",
-            file=log,
-            flush=True,
-        )
-    return {"points": len(points), "engine_s": engine_s, "wall_s": wall}
+    """Simulate a batch of sweep points with :func:`run_batch` and write its three tables:
+    the point columns (:data:`POINT_COLUMNS`) first in every row, the engine's ``workload``
+    column kept as ``generator`` (the point's ``workload`` is the sweep label), and the point
+    ids in the metadata (``migsim.points``). Returns :func:`run_batch`'s statistics."""
+    runs = [{"mapping": p.mapping, "labels": p.labels, "name": p.id} for p in points]
+    return run_batch(
+        runs,
+        summary_path,
+        rounds_path,
+        timeline_path,
+        label_types=_POINT_TYPES,
+        rename={"workload": "generator"},
+        metadata={b"migsim.points": json.dumps([p.id for p in points]).encode()},
+        log=log,
+    )

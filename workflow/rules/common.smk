@@ -1,7 +1,8 @@
 # Parse-time work: expand the sweep into points, validate every point, cut batches, and
-# the helper functions the rules use (no lambdas in rules).
+# the helper functions the rules use (no lambdas in rules), the paper rules' included.
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -12,6 +13,7 @@ try:
 except ImportError:  # not installed: use the source tree next to the Snakefile
     sys.path.append(str(Path(workflow.basedir) / "src"))
 
+from migsim import experiments as migexperiments
 from migsim import sweep as migsweep
 from migsim.units import parse_rate, parse_size
 
@@ -152,3 +154,82 @@ def print_summary():
     path = Path(f"{RESULTS}/tables/summary.txt")
     if path.exists():
         print(path.read_text())
+
+
+# ---------------------------------------------------------------------------------------------
+# The paper target (workflow/rules/paper.smk, which loads the paper config as PAPER).
+
+
+def paper_requested():
+    """Whether this invocation needs the paper rules, and so reads config/paper.yaml.
+
+    Snakemake parses the workflow before it hands over the targets, so this reads the command
+    line: the `paper` target or another paper rule or job (`paper_*`, as in a cluster job's
+    --target-jobs), a file in a `paper/` directory or named validation.md or validation.csv,
+    or --lint and the rule listings. A default run never reads or validates the paper config.
+    """
+    listings = {"--lint", "--list-rules", "-l", "--list-target-rules", "--lt"}
+    for arg in sys.argv[1:]:
+        path = Path(arg)
+        if (
+            arg in listings
+            or re.fullmatch(r"paper(_\w+)?(:.*)?", arg)
+            or "paper" in path.parts[:-1]
+            or path.name in ("validation.md", "validation.csv")
+        ):
+            return True
+    return False
+
+
+def paper_runs(wildcards):
+    """The runs of one paper_simulate job as canonical JSON (editing them reruns the job)."""
+    runs = migexperiments.experiment_runs(PAPER, wildcards.experiment, wildcards.part)
+    return json.dumps(runs, sort_keys=True, separators=(",", ":"))
+
+
+def paper_keep_timeline(wildcards):
+    """Whether a paper_simulate job keeps its timelines."""
+    return wildcards.experiment in migexperiments.TIMELINE_EXPERIMENTS
+
+
+def paper_table(experiment, table):
+    """One table (summary, rounds, timeline) of every part of an experiment:
+    <results>/paper/runs/<experiment>/<part>/<table>.parquet."""
+    return [
+        f"{PR}/runs/{experiment}/{part}/{table}.parquet"
+        for part in migexperiments.experiment_parts(PAPER, experiment)
+    ]
+
+
+def paper_figure(name, ext):
+    """<results>/paper/figures/<name>.<ext>."""
+    return f"{PR}/figures/{name}.{ext}"
+
+
+def paper_wws_files():
+    """The WWS tables of every workload of figure 1."""
+    return [f"{PR}/wws/{w}.parquet" for w in PAPER["wws"]["workloads"]]
+
+
+def paper_clark_downtime_pngs():
+    """The PNG of every workload of figure 2."""
+    return [
+        paper_figure(f"clark_figs3-6_downtime_{w}", "png")
+        for w in PAPER["clark_downtime"]["workloads"]
+    ]
+
+
+def paper_validation_inputs():
+    """Every experiment's summaries and the NetPerf timelines, by name."""
+    out = {e: paper_table(e, "summary") for e in migexperiments.EXPERIMENTS}
+    out["netperf_timeline"] = paper_table("hines_netperf", "timeline")
+    return out
+
+
+def paper_fault_variants():
+    """The post-copy variants of the network-fault figure."""
+    return [
+        v
+        for v, spec in PAPER["hines_apps"]["variants"].items()
+        if spec.get("strategy") == "post_copy"
+    ]

@@ -10,25 +10,23 @@
 
 import yaml
 
-from migsim.analysis import paper as migpaper
-
+# Included by the Snakefile only when the paper is asked for (paper_requested, common.smk).
 PAPER_CONFIG_FILE = config.get("paper_config", "config/paper.yaml")
 with open(PAPER_CONFIG_FILE) as _paper_handle:
     PAPER = yaml.safe_load(_paper_handle) or {}
 validate(PAPER, "../schemas/paper.schema.yaml")
-PT = migpaper.PaperTargets(PAPER)
-PAPER_RESULTS = PT.results
-PR = PT.root
+PAPER_RESULTS = str(PAPER["results"]).rstrip("/")
+PR = f"{PAPER_RESULTS}/paper"
 PAPER_FIGURES_FINGERPRINT = migsweep.analysis_fingerprint(
-    "figures", "paper", "closed_form"
+    "figures", "paper_figures", "closed_form"
 )
 PAPER_VALIDATION_FINGERPRINT = migsweep.analysis_fingerprint(
-    "paper", "validation", "closed_form"
+    "paper_figures", "validation", "closed_form"
 )
 
 
 wildcard_constraints:
-    experiment="|".join(migpaper.EXPERIMENTS),
+    experiment="|".join(migexperiments.EXPERIMENTS),
 
 
 rule paper_simulate:
@@ -46,8 +44,8 @@ rule paper_simulate:
         runtime=30,
         mem_mb=3000,
     params:
-        runs=PT.runs_json,
-        keep_timeline=PT.keep_timeline,
+        runs=paper_runs,
+        keep_timeline=paper_keep_timeline,
         fingerprint=ENGINE_FINGERPRINT,
     script:
         "../scripts/paper_simulate.py"
@@ -75,11 +73,11 @@ rule paper_wws:
 
 rule paper_figure_wws:
     input:
-        wws=PT.wws_files(),
+        wws=paper_wws_files(),
     output:
-        pdf=PT.figure("clark_fig2_wws", "pdf"),
+        pdf=paper_figure("clark_fig2_wws", "pdf"),
         png=report(
-            PT.figure("clark_fig2_wws", "png"),
+            paper_figure("clark_fig2_wws", "png"),
             caption="../report/paper_wws.rst",
             category="Paper",
         ),
@@ -125,11 +123,11 @@ rule paper_figure_clark_downtime:
 
 rule paper_figure_clark_ratelimit:
     input:
-        rounds=PT.table("clark_ratelimit", "rounds"),
+        rounds=paper_table("clark_ratelimit", "rounds"),
     output:
-        pdf=PT.figure("clark_sec6_ratelimit", "pdf"),
+        pdf=paper_figure("clark_sec6_ratelimit", "pdf"),
         png=report(
-            PT.figure("clark_sec6_ratelimit", "png"),
+            paper_figure("clark_sec6_ratelimit", "png"),
             caption="../report/paper_clark_ratelimit.rst",
             category="Paper",
         ),
@@ -149,11 +147,11 @@ rule paper_figure_clark_ratelimit:
 
 rule paper_figure_hines_stress:
     input:
-        summary=PT.table("hines_stress", "summary"),
+        summary=paper_table("hines_stress", "summary"),
     output:
-        pdf=PT.figure("hines_figs4-6_stress", "pdf"),
+        pdf=paper_figure("hines_figs4-6_stress", "pdf"),
         png=report(
-            PT.figure("hines_figs4-6_stress", "png"),
+            paper_figure("hines_figs4-6_stress", "png"),
             caption="../report/paper_hines_stress.rst",
             category="Paper",
         ),
@@ -173,12 +171,12 @@ rule paper_figure_hines_stress:
 
 rule paper_figure_hines_netperf:
     input:
-        summary=PT.table("hines_netperf", "summary"),
-        timeline=PT.table("hines_netperf", "timeline"),
+        summary=paper_table("hines_netperf", "summary"),
+        timeline=paper_table("hines_netperf", "timeline"),
     output:
-        pdf=PT.figure("hines_figs9-10_netperf", "pdf"),
+        pdf=paper_figure("hines_figs9-10_netperf", "pdf"),
         png=report(
-            PT.figure("hines_figs9-10_netperf", "png"),
+            paper_figure("hines_figs9-10_netperf", "png"),
             caption="../report/paper_hines_netperf.rst",
             category="Paper",
         ),
@@ -199,17 +197,17 @@ rule paper_figure_hines_netperf:
 
 rule paper_figure_hines_apps:
     input:
-        summary=PT.table("hines_apps", "summary"),
+        summary=paper_table("hines_apps", "summary"),
     output:
-        apps_pdf=PT.figure("hines_figs12-15_apps", "pdf"),
+        apps_pdf=paper_figure("hines_figs12-15_apps", "pdf"),
         apps_png=report(
-            PT.figure("hines_figs12-15_apps", "png"),
+            paper_figure("hines_figs12-15_apps", "png"),
             caption="../report/paper_hines_apps.rst",
             category="Paper",
         ),
-        faults_pdf=PT.figure("hines_figs12-15_faults", "pdf"),
+        faults_pdf=paper_figure("hines_figs12-15_faults", "pdf"),
         faults_png=report(
-            PT.figure("hines_figs12-15_faults", "png"),
+            paper_figure("hines_figs12-15_faults", "png"),
             caption="../report/paper_hines_faults.rst",
             category="Paper",
         ),
@@ -222,7 +220,7 @@ rule paper_figure_hines_apps:
     params:
         figure="hines_apps",
         post_copy_variant=PAPER["hines_apps"]["post_copy_variant"],
-        fault_variants=PT.fault_variants(),
+        fault_variants=paper_fault_variants(),
         dpi=PAPER["figures"]["dpi"],
         fingerprint=PAPER_FIGURES_FINGERPRINT,
     script:
@@ -231,11 +229,11 @@ rule paper_figure_hines_apps:
 
 rule paper_figure_closed_form:
     input:
-        summary=PT.table("closed_form", "summary"),
+        summary=paper_table("closed_form", "summary"),
     output:
-        pdf=PT.figure("closed_form_model", "pdf"),
+        pdf=paper_figure("closed_form_model", "pdf"),
         png=report(
-            PT.figure("closed_form_model", "png"),
+            paper_figure("closed_form_model", "png"),
             caption="../report/paper_closed_form.rst",
             category="Paper",
         ),
@@ -255,7 +253,7 @@ rule paper_figure_closed_form:
 
 rule paper_validation:
     input:
-        **PT.validation_inputs(),
+        **paper_validation_inputs(),
         published=PAPER["published"],
     output:
         md=report(
@@ -271,7 +269,7 @@ rule paper_validation:
     conda:
         "../envs/migsim.yaml"
     params:
-        experiments=list(migpaper.EXPERIMENTS),
+        experiments=list(migexperiments.EXPERIMENTS),
         fingerprint=PAPER_VALIDATION_FINGERPRINT,
     script:
         "../scripts/paper_validation.py"
@@ -281,7 +279,7 @@ rule paper_validation:
 rule paper:
     input:
         rules.paper_figure_wws.output.png,
-        PT.clark_downtime_pngs(),
+        paper_clark_downtime_pngs(),
         rules.paper_figure_clark_ratelimit.output.png,
         rules.paper_figure_hines_stress.output.png,
         rules.paper_figure_hines_netperf.output.png,

@@ -6,7 +6,8 @@ import polars as pl
 from _common import redirect_log, variants
 
 from migsim.analysis import metrics
-from migsim.sweep import file_metadata, write_parquet_atomic
+from migsim.io import write_parquet_atomic
+from migsim.sweep import file_metadata
 
 redirect_log(snakemake)
 runs = pl.scan_parquet(list(snakemake.input.summaries), hive_partitioning=True)
@@ -19,4 +20,4 @@ with pl.Config(tbl_rows=-1, tbl_cols=12, tbl_width_chars=200):
     print(win)
 out = snakemake.output
 for df, path in ((runs_df, out.runs), (agg, out.aggregate), (win, out.winners)):
-    write_parquet_atomic(df.to_arrow().replace_schema_metadata(file_metadata()), path)
+    write_parquet_atomic(df.to_arrow(), path, metadata=file_metadata())

@@ -5,10 +5,10 @@ import json
 
 from _common import redirect_log
 
-from migsim.analysis.paper import run_batch
+from migsim.experiments import run_experiment
 
 log = redirect_log(snakemake)
 runs = json.loads(snakemake.params.runs)
 print(f"engine fingerprint {snakemake.params.fingerprint}; {len(runs)} runs")
 out = snakemake.output
-run_batch(runs, out.summary, out.rounds, out.timeline, snakemake.params.keep_timeline, log=log)
+run_experiment(runs, out.summary, out.rounds, out.timeline, snakemake.params.keep_timeline, log=log)

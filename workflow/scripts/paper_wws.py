@@ -6,7 +6,7 @@ import polars as pl
 from _common import redirect_log
 
 from migsim.config import VMSpec, WorkloadSpec
-from migsim.sweep import write_parquet_atomic
+from migsim.io import write_parquet_atomic
 from migsim.units import parse_duration, parse_size
 from migsim.workloads import make_workload
 from migsim.workloads.wws import wws_timeline

@@ -7,7 +7,8 @@ import polars as pl
 from _common import redirect_log
 
 from migsim.config import from_mapping, to_mapping
-from migsim.sweep import file_metadata, write_parquet_atomic
+from migsim.io import write_parquet_atomic
+from migsim.sweep import file_metadata
 from migsim.units import parse_duration
 from migsim.workloads import Touches, make_workload
 from migsim.workloads.wws import d_curve
@@ -31,4 +32,4 @@ dw = dw.with_columns(
 print(dw)
 meta = file_metadata()
 meta[b"migsim.config"] = json.dumps(to_mapping(cfg), sort_keys=True, default=str).encode()
-write_parquet_atomic(dw.to_arrow().replace_schema_metadata(meta), snakemake.output.dw)
+write_parquet_atomic(dw.to_arrow(), snakemake.output.dw, metadata=meta)

@@ -40,7 +40,9 @@ __all__ = [
     "bars",
     "decision_map",
     "dw_curves",
+    "figure_style",
     "headline",
+    "plain_log_ticks",
     "precopy_rounds",
     "save",
     "service_rate",
@@ -51,7 +53,8 @@ _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
 
 
 @contextmanager
-def _style():
+def figure_style():
+    """The style of every figure (seaborn whitegrid, paper context), as a context manager."""
     with sns.axes_style("whitegrid"), sns.plotting_context("paper", font_scale=1.1):
         yield
 
@@ -113,7 +116,7 @@ def _wants_log(values: np.ndarray, span: float = 30.0) -> bool:
     )
 
 
-def _plain_log_ticks(ax: Any, axis: str = "y") -> None:
+def plain_log_ticks(ax: Any, axis: str = "y") -> None:
     """Label a log axis with plain numbers (0.01, 0.1, 1, 10) instead of powers of ten."""
     fmt = FuncFormatter(lambda v, _pos: f"{v:g}")
     target = ax.yaxis if axis == "y" else ax.xaxis
@@ -131,7 +134,7 @@ def headline(agg: pl.DataFrame, workload: str, variants: Sequence[str] | None = 
     palette = variant_palette(_all_variants(order, variants))
     memories = df.select("memory", "memory_bytes").unique().sort("memory_bytes")["memory"]
     memories = memories.to_list() or [""]
-    with _style():
+    with figure_style():
         if len(memories) == 1:
             fig = Figure(figsize=(9, 7), layout="constrained")
             grid = fig.subplots(2, 2, sharex=True).ravel()
@@ -167,10 +170,10 @@ def headline(agg: pl.DataFrame, workload: str, variants: Sequence[str] | None = 
                     label=v,
                 )
             ax.set_xscale("log")
-            _plain_log_ticks(ax, "x")
+            plain_log_ticks(ax, "x")
             if METRICS[metric].log and _wants_log(df[f"{metric}_mean"].to_numpy()):
                 ax.set_yscale("log")
-                _plain_log_ticks(ax)
+                plain_log_ticks(ax)
             ax.set_ylabel(_axis_label(metric))
             title = (
                 METRICS[metric].label
@@ -198,7 +201,7 @@ def bars(agg: pl.DataFrame, bandwidth: str, variants: Sequence[str] | None = Non
     palette = variant_palette(_all_variants(order, variants))
     width = 0.8 / max(len(order), 1)
     x = np.arange(len(workloads))
-    with _style():
+    with figure_style():
         fig = Figure(figsize=(10, 7), layout="constrained")
         axes = fig.subplots(2, 2, sharex=True).ravel()
         for ax, metric in zip(axes, HEADLINE, strict=True):
@@ -231,7 +234,7 @@ def bars(agg: pl.DataFrame, bandwidth: str, variants: Sequence[str] | None = Non
                 )
             if METRICS[metric].log and _wants_log(df[f"{metric}_mean"].to_numpy()):
                 ax.set_yscale("log")
-                _plain_log_ticks(ax)
+                plain_log_ticks(ax)
             ax.set_ylabel(_axis_label(metric))
             ax.set_title(METRICS[metric].label)
             ax.set_xticks(x, workloads, rotation=20, ha="right")
@@ -254,7 +257,7 @@ def service_rate(
     df = timeline.filter(pl.col("workload") == workload).sort("t_s")
     order = _order(df["variant"].to_list(), variants)
     palette = variant_palette(_all_variants(order, variants))
-    with _style():
+    with figure_style():
         fig = Figure(figsize=(8, 1.2 + 1.3 * max(len(order), 1)), layout="constrained")
         axes = np.atleast_1d(fig.subplots(max(len(order), 1), 1, sharey=True))
         for ax, v in zip(axes, order, strict=False):
@@ -312,7 +315,7 @@ def decision_map(winners: pl.DataFrame, variants: Sequence[str] | None = None) -
     rows = [(w, m) for w, m, _ in rows_df.rows()]
     row_labels = [f"{w} ({m})" if multi_mem else w for w, m in rows]
     cmap = ListedColormap([palette[v] for v in order] or ["white"])
-    with _style():
+    with figure_style():
         fig = Figure(figsize=(4 + 2.2 * len(bws), 2 + 0.5 * len(rows) * 2), layout="constrained")
         axes = fig.subplots(2, 2).ravel()
         for ax, metric in zip(axes, HEADLINE, strict=True):
@@ -367,7 +370,7 @@ def precopy_rounds(
     palette = variant_palette(_all_variants(order, variants))
     ncols = min(3, max(len(workloads), 1))
     nrows = max(1, -(-len(workloads) // ncols))
-    with _style():
+    with figure_style():
         fig = Figure(figsize=(3.6 * ncols, 2.9 * nrows + 0.8), layout="constrained")
         axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False).ravel())
         for ax, w in zip(axes, workloads, strict=False):
@@ -385,7 +388,7 @@ def precopy_rounds(
                 )  # fmt: skip
             if _wants_log(df["mib"].to_numpy(), span=10):
                 ax.set_yscale("log")
-                _plain_log_ticks(ax)
+                plain_log_ticks(ax)
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_title(w)
             ax.set_xlabel("Round")
@@ -409,7 +412,7 @@ def dw_curves(dw: pl.DataFrame) -> Figure:
     palette = dict(
         zip(workloads, sns.color_palette("colorblind", max(len(workloads), 1)), strict=False)
     )
-    with _style():
+    with figure_style():
         fig = Figure(figsize=(7, 4.5), layout="constrained")
         ax = fig.subplots()
         for i, w in enumerate(workloads):
@@ -424,7 +427,7 @@ def dw_curves(dw: pl.DataFrame) -> Figure:
                 color=palette[w], alpha=0.15, linewidth=0,
             )  # fmt: skip
         ax.set_xscale("log")
-        _plain_log_ticks(ax, "x")
+        plain_log_ticks(ax, "x")
         if (dw["mean"] > 0).any():
             ax.set_yscale("log")
         ax.set_xlabel("Window length w (s)")

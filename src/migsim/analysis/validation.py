@@ -28,7 +28,7 @@ from typing import Any
 
 import polars as pl
 
-from migsim.analysis.paper import closed_form_table
+from migsim.analysis.paper_figures import closed_form_table
 from migsim.units import parse_rate, parse_size
 
 __all__ = [

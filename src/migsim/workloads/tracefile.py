@@ -44,6 +44,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from migsim.io import write_parquet_atomic
 from migsim.workloads.base import ServiceModel, Touches, Workload, empty_touches
 
 __all__ = [
@@ -301,24 +302,16 @@ def write_trace(
         ],
         schema=SCHEMA.with_metadata(trace.metadata()),
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        pq.write_table(
-            table,
-            tmp,
-            compression="zstd",
-            compression_level=3,
-            row_group_size=1 << 20,
-            use_dictionary=False,
-            write_statistics=True,
-            store_schema=True,
-        )
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+    return write_parquet_atomic(
+        table,
+        path,
+        compression="zstd",
+        compression_level=3,
+        row_group_size=1 << 20,
+        use_dictionary=False,
+        write_statistics=True,
+        store_schema=True,
+    )
 
 
 def _meta(name: str, meta: Mapping[bytes, bytes], key: str) -> str:

@@ -1,7 +1,8 @@
-"""The papers' figures: experiments, their runs, and one plotting function per figure.
+"""The papers' figures: one plotting function per figure, from the experiments' Parquet files.
 
 The ``paper`` target of the workflow (``workflow/rules/paper.smk``, config ``config/paper.yaml``)
-regenerates the classic figures of Clark et al. (NSDI'05) and Hines & Gopalan (VEE'09):
+regenerates the classic figures of Clark et al. (NSDI'05) and Hines & Gopalan (VEE'09); the runs
+behind them are the experiments of :mod:`migsim.experiments`:
 
 ======  ============================  ======================================  ==================
 figure  paper figure                  experiment (runs)                       function
@@ -17,293 +18,40 @@ figure  paper figure                  experiment (runs)                       fu
 --      SPEC section 5 (512 MB)       ``stop_copy``                            (validation only)
 ======  ============================  ======================================  ==================
 
-:func:`experiment_parts` and :func:`experiment_runs` turn the paper config into runs (a label
-dict plus a :func:`migsim.config.from_mapping` input each); :func:`run_batch` simulates a list of
-runs and writes summary, rounds and timeline Parquet atomically with provenance metadata. The
-figure functions take polars frames read from those files (never engine objects) and return
-matplotlib Figures; save them with :func:`migsim.analysis.figures.save`.
+The figure functions take polars frames read from the experiments' Parquet files (never engine
+objects; nothing here runs a simulation) and return matplotlib Figures; save them with
+:func:`migsim.analysis.figures.save`. :func:`closed_form_table` sets the ``closed_form`` runs
+beside the closed-form models (figure 7 and the validation report).
 """
 
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import polars as pl
-import pyarrow as pa
 import seaborn as sns
 from matplotlib.figure import Figure
 
 from migsim.analysis.closed_form import clark_precopy, page_send_time, precopy_expected
-from migsim.analysis.figures import _plain_log_ticks, _style
-from migsim.units import format_rate, parse_duration, parse_rate, parse_size
+from migsim.analysis.figures import figure_style, plain_log_ticks
+from migsim.units import format_rate
 
 __all__ = [
-    "EXPERIMENTS",
-    "TIMELINE_EXPERIMENTS",
-    "PaperTargets",
     "clark_downtime_figure",
     "clark_ratelimit_figure",
     "closed_form_figure",
     "closed_form_table",
-    "experiment_parts",
-    "experiment_runs",
     "hines_apps_figure",
     "hines_faults_figure",
     "hines_netperf_figure",
     "hines_stress_figure",
-    "run_batch",
-    "start_times",
     "wws_figure",
 ]
 
-#: Experiments whose runs are simulated (``wws`` is a trace analysis).
-EXPERIMENTS = (
-    "stop_copy",
-    "clark_downtime",
-    "clark_ratelimit",
-    "hines_stress",
-    "hines_netperf",
-    "hines_apps",
-    "closed_form",
-)
-
-#: Experiments whose timelines are kept (the others write an empty timeline table).
-TIMELINE_EXPERIMENTS = ("hines_netperf",)
-
 _MIB = 2**20
-
-
-# --------------------------------------------------------------------------------------------
-# experiments -> runs
-
-
-def _strategy(spec: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
-    """A strategy mapping from a config variant (``strategy:`` plus options)."""
-    spec = dict(spec)
-    name = spec.pop("strategy", "pre_copy")
-    spec.pop("description", None)
-    return {"name": name, **spec, **extra}
-
-
-def _mapping(
-    cfg: Mapping[str, Any],
-    strategy: Mapping[str, Any],
-    workload: Mapping[str, Any],
-    memory: str,
-    bandwidth: str,
-    seed: int | None = None,
-    vm: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    return {
-        "strategy": dict(strategy),
-        "workload": dict(workload),
-        "vm": {"memory": str(memory), **(vm or {})},
-        "link": {"bandwidth": str(bandwidth)},
-        "seed": int(cfg.get("seed", 0) if seed is None else seed),
-    }
-
-
-def start_times(section: Mapping[str, Any]) -> list[float]:
-    """The migration start times T (s) of ``clark_downtime``: ``start_count`` evenly spaced
-    points from ``start_first`` to ``start_last``, rounded to 1 ms."""
-    first = parse_duration(section["start_first"])
-    last = parse_duration(section["start_last"])
-    n = int(section["start_count"])
-    if n == 1:
-        return [first]
-    return [round(float(x), 3) for x in np.linspace(first, last, n)]
-
-
-def experiment_parts(cfg: Mapping[str, Any], experiment: str) -> list[str]:
-    """The parts (one simulate job each) of an experiment."""
-    if experiment == "clark_downtime":
-        return [str(w) for w in cfg["clark_downtime"]["workloads"]]
-    if experiment == "clark_ratelimit":
-        return list(cfg["clark_ratelimit"]["cases"])
-    if experiment == "hines_stress":
-        return [str(m) for m in cfg["hines_stress"]["modes"]]
-    if experiment == "hines_apps":
-        return [str(w) for w in cfg["hines_apps"]["workloads"]]
-    if experiment in EXPERIMENTS:
-        return ["all"]
-    raise ValueError(f"unknown experiment {experiment!r}; allowed: {', '.join(EXPERIMENTS)}")
-
-
-def experiment_runs(cfg: Mapping[str, Any], experiment: str, part: str) -> list[dict[str, Any]]:
-    """The runs of one part of an experiment: ``{"labels": {...}, "mapping": {...}}`` each.
-
-    Labels become columns of every output row (they never collide with summary columns).
-    """
-    if part not in experiment_parts(cfg, experiment):
-        raise ValueError(f"{experiment}: unknown part {part!r}")
-    runs: list[dict[str, Any]] = []
-
-    def add(labels: dict[str, Any], mapping: dict[str, Any]) -> None:
-        runs.append(
-            {"labels": {"experiment": experiment, "part": part, **labels}, "mapping": mapping}
-        )
-
-    clark = dict(cfg.get("clark_strategy") or {})
-    if experiment == "stop_copy":
-        sec = cfg["stop_copy"]
-        for mem in sec["memories"]:
-            for bw in sec["bandwidths"]:
-                st = {"name": "stop_and_copy", **clark}
-                add({"variant": "stop_and_copy", "memory": str(mem), "bandwidth": str(bw)},
-                    _mapping(cfg, st, {"name": "idle"}, mem, bw))  # fmt: skip
-    elif experiment == "clark_downtime":
-        sec = cfg["clark_downtime"]
-        for bw in sec["bandwidths"]:
-            for t in start_times(sec):
-                wl = {"name": part, "start": t}
-                base = {"bandwidth": str(bw), "trace_start_s": t}
-                add({**base, "variant": "stop_and_copy", "n_rounds": 0},
-                    _mapping(cfg, {"name": "stop_and_copy", **clark}, wl, sec["memory"], bw))  # fmt: skip
-                for n in sec["rounds"]:
-                    st = {"name": "pre_copy", **clark, "max_rounds": int(n), "stop_pages": 0}
-                    add({**base, "variant": "pre_copy", "n_rounds": int(n)},
-                        _mapping(cfg, st, wl, sec["memory"], bw))  # fmt: skip
-    elif experiment == "clark_ratelimit":
-        sec = cfg["clark_ratelimit"]
-        case = sec["cases"][part]
-        wl = {"name": case["workload"], "start": parse_duration(case.get("start", 0)),
-              **dict(case.get("params") or {})}  # fmt: skip
-        st = {"name": "pre_copy", **clark, **dict(sec.get("strategy") or {})}
-        add({"case": part, "memory": str(case["memory"])},
-            _mapping(cfg, st, wl, case["memory"], sec["bandwidth"]))  # fmt: skip
-    elif experiment == "hines_stress":
-        sec = cfg["hines_stress"]
-        for ws in sec["working_sets"]:
-            wl = {"name": "memory_stress", "start": parse_duration(sec["start"]),
-                  "region": str(ws), "mode": part}  # fmt: skip
-            for name, var in sec["variants"].items():
-                for dsb in sec["dsb"]:
-                    labels = {"variant": name, "mode": part, "working_set": str(ws),
-                              "working_set_mib": parse_size(ws) / _MIB, "dsb": bool(dsb)}  # fmt: skip
-                    st = _strategy(var, dsb=bool(dsb))
-                    add(labels, _mapping(cfg, st, wl, sec["memory"], sec["bandwidth"]))
-    elif experiment == "hines_netperf":
-        sec = cfg["hines_netperf"]
-        wl = {"name": "netperf", "start": parse_duration(sec["start"])}
-        for name, var in sec["variants"].items():
-            add(
-                {"variant": name},
-                _mapping(cfg, _strategy(var), wl, sec["memory"], sec["bandwidth"]),
-            )
-    elif experiment == "hines_apps":
-        sec = cfg["hines_apps"]
-        wl = {"name": part, "start": parse_duration(sec["start"])}
-        variants = dict(sec["variants"])
-        for seed in sec["seeds"]:
-            for name, var in variants.items():
-                add({"variant": name},
-                    _mapping(cfg, _strategy(var), wl, sec["memory"], sec["bandwidth"], seed))  # fmt: skip
-            hines = variants[sec["post_copy_variant"]]
-            add({"variant": "post_copy_hines"},
-                _mapping(cfg, _strategy(hines), wl, sec["memory"], sec["bandwidth"], seed,
-                         vm={"nonpageable_bytes": str(sec["hines_nonpageable"])}))  # fmt: skip
-    elif experiment == "closed_form":
-        sec = cfg["closed_form"]
-        rate = parse_rate(sec["bandwidth"])
-        pages_per_s = 1.0 / page_send_time(rate)
-        st = {"name": "pre_copy", **dict(sec.get("strategy") or {})}
-        for lam in sec["lambdas"]:
-            for seed in sec["seeds"]:
-                wl = {"name": "uniform", "start": parse_duration(sec["start"]),
-                      "rate": float(lam) * pages_per_s}  # fmt: skip
-                add({"lam": float(lam)},
-                    _mapping(cfg, st, wl, sec["memory"], sec["bandwidth"], seed))  # fmt: skip
-    else:  # pragma: no cover - experiment_parts rejected it
-        raise ValueError(experiment)
-    return runs
-
-
-# --------------------------------------------------------------------------------------------
-# running
-
-
-def _with_labels(table: pa.Table, labels: Mapping[str, Any], run: int) -> pa.Table:
-    n = table.num_rows
-    cols = {"run": pa.array([run] * n, pa.int64())}
-    for key, value in labels.items():
-        if key in table.column_names:
-            raise ValueError(f"label {key!r} collides with a result column")
-        cols[key] = pa.array([value] * n)
-    out = table
-    for i, (key, col) in enumerate(cols.items()):
-        out = out.add_column(i, key, col)
-    return out
-
-
-def run_batch(
-    runs: Sequence[Mapping[str, Any]],
-    summary_path: str,
-    rounds_path: str,
-    timeline_path: str,
-    keep_timeline: bool = False,
-    log: Any = None,
-) -> dict[str, float]:
-    """Simulate ``runs`` (from :func:`experiment_runs`) and write their summary, rounds and
-    timeline tables (label columns first) atomically, with the configs, seeds and library
-    versions as Parquet metadata. Timelines are kept only when ``keep_timeline``.
-    Returns ``{"runs": n, "engine_s": ..., "wall_s": ...}`` (seconds)."""
-    from migsim import simulate
-    from migsim.config import from_mapping, to_mapping
-    from migsim.engine.result import (
-        ROUNDS_SCHEMA,
-        SUMMARY_SCHEMA,
-        TIMELINE_SCHEMA,
-        provenance_metadata,
-    )
-    from migsim.sweep import write_parquet_atomic
-
-    t_start = time.perf_counter()
-    engine_s = 0.0
-    summaries, rounds, timelines, configs = [], [], [], []
-    for i, run in enumerate(runs):
-        cfg = from_mapping(run["mapping"])
-        configs.append(to_mapping(cfg))
-        t0 = time.perf_counter()
-        res = simulate(cfg)
-        dt = time.perf_counter() - t0
-        engine_s += dt
-        labels = run["labels"]
-        summaries.append(
-            _with_labels(pa.Table.from_pylist([res.summary], SUMMARY_SCHEMA), labels, i)
-        )
-        rounds.append(_with_labels(res.rounds.cast(ROUNDS_SCHEMA), labels, i))
-        if keep_timeline:
-            timelines.append(_with_labels(res.timeline.cast(TIMELINE_SCHEMA), labels, i))
-        if log is not None:
-            s = res.summary
-            print(
-                f"{json.dumps(labels, sort_keys=True)}: total {s['total_time_s']:.3f} s, "
-                f"downtime {s['downtime_s']:.4f} s, {s['pages_transferred']} pages, "
-                f"{s['rounds']} rounds ({s['stop_reason']}); engine {dt:.2f} s",
-                file=log,
-                flush=True,
-            )
-    meta = provenance_metadata(None)
-    meta[b"migsim.configs"] = json.dumps(configs, sort_keys=True, default=str).encode()
-    meta[b"migsim.seeds"] = json.dumps([c["seed"] for c in configs]).encode()
-    if not timelines:
-        empty = TIMELINE_SCHEMA.empty_table()
-        timelines = [_with_labels(empty, runs[0]["labels"], 0)] if runs else [empty]
-    for tables, path in (
-        (summaries, summary_path),
-        (rounds, rounds_path),
-        (timelines, timeline_path),
-    ):
-        table = pa.concat_tables(tables, promote_options="permissive").replace_schema_metadata(meta)
-        write_parquet_atomic(table, path)
-    wall = time.perf_counter() - t_start
-    if log is not None:
-        print(f"{len(runs)} runs: engine {engine_s:.2f} s of {wall:.2f} s", file=log, flush=True)
-    return {"runs": len(runs), "engine_s": engine_s, "wall_s": wall}
 
 
 # --------------------------------------------------------------------------------------------
@@ -375,7 +123,7 @@ def wws_figure(wws: pl.DataFrame, workloads: Sequence[str] | None = None) -> Fig
     panel per workload; ``wws`` has ``workload``, ``t_start`` (s) and ``wws_mib`` and the
     window/sample lengths in ``window_s``/``sample_s``."""
     names = list(workloads or dict.fromkeys(wws["workload"].to_list()))
-    with _style():
+    with figure_style():
         fig = Figure(figsize=(9, 1.9 * len(names) + 0.8), layout="constrained")
         axes = np.atleast_1d(fig.subplots(len(names), 1, sharex=True))
         colours = _palette(names)
@@ -403,7 +151,7 @@ def clark_downtime_figure(summary: pl.DataFrame, workload: str) -> Figure:
     bws = df.select("bandwidth", "bandwidth_bps").unique().sort("bandwidth_bps")["bandwidth"]
     rounds = sorted(x for x in df["n_rounds"].unique().to_list() if x > 0)
     colours = _palette([str(n) for n in rounds])
-    with _style():
+    with figure_style():
         fig = Figure(figsize=(4.0 * len(bws) + 1, 4.8), layout="constrained")
         axes = np.atleast_1d(fig.subplots(1, len(bws), sharey=True))
         for ax, bw in zip(axes, bws.to_list(), strict=True):
@@ -418,7 +166,7 @@ def clark_downtime_figure(summary: pl.DataFrame, workload: str) -> Figure:
                 ax.plot(r["trace_start_s"].to_numpy(), r["downtime_s"].to_numpy(), marker="os^D"[i % 4],
                         ms=3.5, color=colours[str(n)], label=f"{n} round{'s' * (n > 1)}")  # fmt: skip
             ax.set_yscale("log")
-            _plain_log_ticks(ax)
+            plain_log_ticks(ax)
             ax.set_title(f"{bw}")
             ax.set_xlabel("Migration start time T in the trace (s)")
         axes[0].set_ylabel("Downtime (s)")
@@ -434,7 +182,7 @@ def clark_ratelimit_figure(rounds: pl.DataFrame) -> Figure:
     """Figure 3 (Clark section 6): per-round volume (MiB, bars) and rate limit and dirty rate
     (Mbit/s, lines) under dynamic rate limiting, one panel per case."""
     cases = list(dict.fromkeys(rounds["case"].to_list()))
-    with _style():
+    with figure_style():
         fig = Figure(figsize=(5.2 * len(cases), 4.3), layout="constrained")
         axes = np.atleast_1d(fig.subplots(1, len(cases)))
         blue, orange, green = sns.color_palette("colorblind", 3)
@@ -483,7 +231,7 @@ def hines_stress_figure(summary: pl.DataFrame) -> Figure:
     modes = list(dict.fromkeys(summary["mode"].to_list()))
     variants = list(dict.fromkeys(summary["variant"].to_list()))
     colours = _palette(variants)
-    with _style():
+    with figure_style():
         fig = Figure(figsize=(5.0 * len(modes), 9), layout="constrained")
         axes = np.array(fig.subplots(3, len(modes), sharex=True, squeeze=False))
         for c, mode in enumerate(modes):
@@ -500,9 +248,9 @@ def hines_stress_figure(summary: pl.DataFrame) -> Figure:
                                 ls="-" if dsb else "--",
                                 label=f"{v}, {'DSB' if dsb else 'no DSB'}")  # fmt: skip
                 ax.set_xscale("log", base=2)
-                _plain_log_ticks(ax, "x")
+                plain_log_ticks(ax, "x")
                 ax.set_yscale("log")
-                _plain_log_ticks(ax)
+                plain_log_ticks(ax)
                 ax.set_ylabel(label)
                 if r == 0:
                     ax.set_title(f"sequential {mode}")
@@ -524,7 +272,7 @@ def hines_netperf_figure(
     starts at t = 0, and the migration's end is marked."""
     variants = list(dict.fromkeys(summary["variant"].to_list()))
     colours = _palette(variants)
-    with _style():
+    with figure_style():
         fig = Figure(figsize=(9, 2.8 * len(variants) + 0.6), layout="constrained")
         axes = np.atleast_1d(fig.subplots(len(variants), 1, sharey=True))
         for ax, v in zip(axes, variants, strict=True):
@@ -573,7 +321,7 @@ def hines_apps_figure(summary: pl.DataFrame, variants: Sequence[str]) -> Figure:
     workload (mean over seeds, error bar = standard deviation) for ``variants``."""
     variants = [v for v in variants if v in set(summary["variant"].to_list())]
     colours = _palette(variants)
-    with _style():
+    with figure_style():
         fig = Figure(figsize=(11, 7.5), layout="constrained")
         axes = fig.subplots(2, 2).ravel()
         for ax, (metric, label) in zip(axes, _APP_METRICS, strict=True):
@@ -581,7 +329,7 @@ def hines_apps_figure(summary: pl.DataFrame, variants: Sequence[str]) -> Figure:
             ax.set_ylabel(label)
             if metric in ("downtime_s", "total_time_s", "pages_transferred"):
                 ax.set_yscale("log")
-                _plain_log_ticks(ax)
+                plain_log_ticks(ax)
         handles, labels = axes[0].get_legend_handles_labels()
         fig.legend(handles, labels, loc="outside lower center", ncol=len(variants), frameon=False)
         fig.suptitle("Application workloads, 512 MiB VM over GigE (Hines & Gopalan Figs. 12-15)")
@@ -593,12 +341,12 @@ def hines_faults_figure(summary: pl.DataFrame, variants: Sequence[str]) -> Figur
     active push and single-/multi-pivot bubbling (forward and dual), log axis."""
     variants = [v for v in variants if v in set(summary["variant"].to_list())]
     colours = _palette(variants)
-    with _style():
+    with figure_style():
         fig = Figure(figsize=(11, 4.8), layout="constrained")
         ax = fig.subplots()
         _bars(ax, summary, "network_faults", variants, colours)
         ax.set_yscale("log")
-        _plain_log_ticks(ax)
+        plain_log_ticks(ax)
         ax.set_ylabel("Network page faults")
         fig.legend(
             *ax.get_legend_handles_labels(), loc="outside lower center", ncol=3, frameon=False
@@ -614,7 +362,7 @@ def closed_form_figure(table: pl.DataFrame) -> Figure:
     metrics = (("pages_transferred", "Pages sent"), ("total_time_s", "Total migration time (s)"),
                ("downtime_s", "Downtime (s)"))  # fmt: skip
     blue, orange, green = sns.color_palette("colorblind", 3)
-    with _style():
+    with figure_style():
         fig = Figure(figsize=(13, 4.3), layout="constrained")
         axes = fig.subplots(1, 3)
         lam = table["lam"].to_numpy()
@@ -629,72 +377,9 @@ def closed_form_figure(table: pl.DataFrame) -> Figure:
             ax.set_ylabel(label)
             if m == "downtime_s":
                 ax.set_yscale("log")
-                _plain_log_ticks(ax)
+                plain_log_ticks(ax)
         axes[0].legend(fontsize="small")
         n = table["n"][0] if table.height else 0
         fig.suptitle(f"Closed-form pre-copy model vs the engine, {n} pre-copy rounds "
                      "(Clark et al. section 5)")  # fmt: skip
     return fig
-
-
-# --------------------------------------------------------------------------------------------
-# workflow helpers (workflow/rules/paper.smk)
-
-
-class PaperTargets:
-    """File names and input/param functions of the ``paper`` rules for one paper config.
-
-    Bound methods that take ``wildcards`` serve as Snakemake input/param functions (so the
-    rule file holds rules only). Paths: ``<results>/paper/runs/<experiment>/<part>/<table>.parquet``,
-    ``<results>/paper/wws/<workload>.parquet``, ``<results>/paper/figures/<name>.{pdf,png}``.
-    """
-
-    def __init__(self, cfg: Mapping[str, Any]) -> None:
-        self.cfg = cfg
-        self.results = str(cfg["results"]).rstrip("/")
-        self.root = f"{self.results}/paper"
-        self.parts = {e: experiment_parts(cfg, e) for e in EXPERIMENTS}
-
-    def runs_json(self, wildcards: Any) -> str:
-        """The runs of one simulate job as canonical JSON (editing them reruns the job)."""
-        runs = experiment_runs(self.cfg, wildcards.experiment, wildcards.part)
-        return json.dumps(runs, sort_keys=True, separators=(",", ":"))
-
-    def keep_timeline(self, wildcards: Any) -> bool:
-        """Whether the simulate job keeps its timelines."""
-        return wildcards.experiment in TIMELINE_EXPERIMENTS
-
-    def table(self, experiment: str, table: str) -> list[str]:
-        """One table (summary, rounds, timeline) of every part of an experiment."""
-        return [
-            f"{self.root}/runs/{experiment}/{part}/{table}.parquet"
-            for part in self.parts[experiment]
-        ]
-
-    def figure(self, name: str, ext: str) -> str:
-        """``<results>/paper/figures/<name>.<ext>``."""
-        return f"{self.root}/figures/{name}.{ext}"
-
-    def wws_files(self) -> list[str]:
-        """The WWS tables of every workload of figure 1."""
-        return [f"{self.root}/wws/{w}.parquet" for w in self.cfg["wws"]["workloads"]]
-
-    def clark_downtime_pngs(self) -> list[str]:
-        """The PNG of every workload of figure 2."""
-        return [
-            self.figure(f"clark_figs3-6_downtime_{w}", "png")
-            for w in self.cfg["clark_downtime"]["workloads"]
-        ]
-
-    def validation_inputs(self) -> dict[str, list[str]]:
-        """Every experiment's summaries and the NetPerf timelines, by name."""
-        out = {e: self.table(e, "summary") for e in EXPERIMENTS}
-        out["netperf_timeline"] = self.table("hines_netperf", "timeline")
-        return out
-
-    def fault_variants(self) -> list[str]:
-        """The post-copy variants of the network-fault figure."""
-        return [
-            v for v, spec in self.cfg["hines_apps"]["variants"].items()
-            if spec.get("strategy") == "post_copy"
-        ]  # fmt: skip
