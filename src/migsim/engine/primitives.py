@@ -18,6 +18,7 @@ a primitive drives a kernel in chunks of pages, one SimPy event each.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Generator
 from dataclasses import dataclass, replace
 from typing import NamedTuple
@@ -40,6 +41,29 @@ __all__ = [
     "sorted_dirty",
     "switch_to_destination",
 ]
+
+
+def record(dtype: np.dtype, **values: float) -> np.ndarray:
+    """A one-element array of the structured ``dtype`` with the given fields set and the
+    others zero (one assignment: setting fields one by one costs about a microsecond each)."""
+    out = np.zeros(1, dtype=dtype)
+    row = [0] * len(dtype.names)
+    index = _field_index(dtype)
+    for name, value in values.items():
+        row[index[name]] = value
+    out[0] = tuple(row)
+    return out
+
+
+@functools.cache
+def _field_index(dtype: np.dtype) -> dict[str, int]:
+    return {name: i for i, name in enumerate(dtype.names)}
+
+
+def fields(state: np.ndarray) -> dict[str, float]:
+    """The fields of a one-element record array as a dict of Python numbers (one read)."""
+    return dict(zip(state.dtype.names, state[0].item(), strict=True))
+
 
 _NO_WORDS = np.zeros(1, dtype=np.uint64)
 _NO_PAGES = np.zeros(0, dtype=np.int64)
@@ -162,19 +186,22 @@ class RoundSender:
         self.skip = skip
         self.stun = stun
         self.fault_cost = fault_cost if log is not None else 0.0
-        self.state = np.zeros(1, dtype=K.PRECOPY_STATE)
-        rec = self.state[0]
-        rec["t"] = rec["tk"] = ctx.t
-        rec["gk"] = ctx.g
-        rec["speed"] = 1.0
-        rec["until"] = np.inf
-        rec["wc"] = -1
-        rec["stale"] = ctx.stale_count
-        rec["present"] = ctx.present_count
-        rec["gj"] = ctx.gj
         self.buf = log.buf if log is not None else WriteBuffer.empty(np.inf)
-        rec["wpos"] = self.buf.start
+        self.state = record(
+            K.PRECOPY_STATE,
+            t=ctx.t,
+            tk=ctx.t,
+            gk=ctx.g,
+            speed=1.0,
+            until=np.inf,
+            wc=-1,
+            stale=ctx.stale_count,
+            present=ctx.present_count,
+            gj=ctx.gj,
+            wpos=self.buf.start,
+        )
         self.done = False
+        self._final: Sent | None = None
 
     @property
     def t(self) -> float:
@@ -266,31 +293,34 @@ class RoundSender:
         self._commit(t)
 
     def _commit(self, t: float) -> None:
-        ctx, rec = self.ctx, self.state[0]
+        ctx, rec = self.ctx, fields(self.state)
         if self.log is not None:
-            self.log.buf = replace(self.buf, start=int(rec["wpos"]))
+            self.log.buf = replace(self.buf, start=rec["wpos"])
         ctx.t = t
-        ctx.stale_count = int(rec["stale"])
-        ctx.present_count = int(rec["present"])
-        ctx.gj = int(rec["gj"])
-        out = self.result()
+        ctx.stale_count = rec["stale"]
+        ctx.present_count = rec["present"]
+        ctx.gj = rec["gj"]
+        out = self._final = self._sent(rec)
         ctx.pages_sent += out.sent
         ctx.bytes_sent += out.bytes
         ctx.zero_sent += out.zero
         ctx.skipped += out.skipped
 
     def result(self) -> Sent:
-        """What the sends did so far."""
-        rec = self.state[0]
+        """What the sends did so far (all of it once the queue is done or closed)."""
+        return self._final if self._final is not None else self._sent(fields(self.state))
+
+    @staticmethod
+    def _sent(rec: dict[str, float]) -> Sent:
         return Sent(
-            int(rec["sent"]),
-            int(rec["skipped"]),
-            int(rec["bytes"]),
-            int(rec["zero"]),
-            int(rec["faults"]),
+            rec["sent"],
+            rec["skipped"],
+            rec["bytes"],
+            rec["zero"],
+            rec["faults"],
             bool(rec["stunned"]),
-            float(rec["g_stun"]),
-            float(rec["t_stun"]),
+            rec["g_stun"],
+            rec["t_stun"],
         )
 
 
@@ -403,17 +433,20 @@ def pull(
     st[absent] = 1
     t_r, g_r = ctx.t_resume, ctx.g
     t_push = t_r + push_after
-    state = np.zeros(1, dtype=K.POSTCOPY_STATE)
-    rec = state[0]
-    rec["t_push"] = t_push
-    rec["t_last"] = rec["t_resume"] = t_r
-    rec["g_resume"] = g_r
-    rec["rate"] = rate
-    rec["inflight"] = -1
     remaining = int(absent.sum())
-    rec["remain"] = remaining
-    rec["present"] = int(ctx.pages.needed.sum()) - remaining
-    rec["gj"] = ctx.gj
+    state = record(
+        K.POSTCOPY_STATE,
+        t_push=t_push,
+        t_last=t_r,
+        t_resume=t_r,
+        g_resume=g_r,
+        rate=rate,
+        inflight=-1,
+        remain=remaining,
+        present=int(ctx.pages.needed.sum()) - remaining,
+        gj=ctx.gj,
+    )
+    rec = state[0]
     stream = ctx.stream.__class__(ctx.workload, g_r, ctx.stream.in_use, ctx.stream.name)
     tg = np.empty(0)
     tp = np.empty(0, dtype=np.int64)
@@ -454,17 +487,18 @@ def pull(
             yield ctx.env.timeout(max(0.0, rec["t_last"] - ctx.env.now))
         else:
             break
-    ctx.touches_processed += int(rec["tpos"])
-    ctx.t = float(rec["t_last"])
-    ctx.pages_sent += int(rec["sent"])
-    ctx.bytes_sent += int(rec["bytes"])
-    ctx.zero_sent += int(rec["zero"])
-    ctx.faults += int(rec["faults"])
-    ctx.stall_time += float(rec["stall"])
-    ctx.ledger.stalls += float(rec["stall"]) / cfg.vm.vcpus
-    ctx.gj = int(rec["gj"])
+    rec = fields(state)
+    ctx.touches_processed += rec["tpos"]
+    ctx.t = rec["t_last"]
+    ctx.pages_sent += rec["sent"]
+    ctx.bytes_sent += rec["bytes"]
+    ctx.zero_sent += rec["zero"]
+    ctx.faults += rec["faults"]
+    ctx.stall_time += rec["stall"]
+    ctx.ledger.stalls += rec["stall"] / cfg.vm.vcpus
+    ctx.gj = rec["gj"]
     ctx.stale_count = 0
-    ctx.present_count = int(rec["present"])
+    ctx.present_count = rec["present"]
     ctx.pages.clear(STALE, absent)
     ctx.add_round(
         round=ctx.precopy_rounds,
@@ -472,10 +506,10 @@ def pull(
         start_s=t_r,
         duration_s=ctx.t - t_r,
         to_send=remaining,
-        sent=int(rec["sent"]),
+        sent=rec["sent"],
         skipped=0,
         dirtied=0,
-        bytes=int(rec["bytes"]),
+        bytes=rec["bytes"],
         rate_limit_bps=rate,
         dirty_rate_pps=0.0,
         throttle=0.0,
