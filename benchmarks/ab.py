@@ -1,6 +1,6 @@
 """A/B engine speed: the working tree against another commit, in one invocation.
 
-    .venv/bin/python benchmarks/ab.py --base REV [--repeat 15] [--sizes 1GiB,4GiB]
+    .venv/bin/python -m benchmarks.ab --base REV [--repeat 15] [--sizes 1GiB,4GiB]
         [--workloads oltp,uniform] [--cases pre_copy/fixed,pre_copy/dynamic,post_copy/bubble]
         [--span 60]
 
@@ -57,19 +57,10 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.cases import CASES, WORKLOADS
+
 ROOT = Path(__file__).resolve().parents[1]
 
-# the same cases as benchmarks/engine.py (kept in step by hand: this file imports no migsim)
-CASES = {
-    "pre_copy/fixed": {"name": "pre_copy"},
-    "pre_copy/dynamic": {"name": "pre_copy", "rate_limit": "dynamic"},
-    "post_copy/bubble": {"name": "post_copy", "prepaging": "bubble"},
-}
-WORKLOADS = {
-    "oltp": {"name": "oltp"},
-    # 20k writes/s over a hot set of 1/16 of memory (64k pages at 1 GiB)
-    "uniform": {"name": "uniform", "rate": 20000, "hot_fraction": 1 / 16},
-}
 BANDWIDTH = "1Gbit/s"
 #: summary fields that differ between versions without any change of results
 IGNORED_FIELDS = ("config_json", "migsim_version")
@@ -190,12 +181,12 @@ class Worker:
         )
         env["PYTHONUNBUFFERED"] = "1"
         self.proc = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve()), "--worker"],
+            [sys.executable, "-m", "benchmarks.ab", "--worker"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
             env=env,
-            cwd=src.parent,
+            cwd=ROOT,  # this checkout's benchmarks package; migsim from PYTHONPATH
         )
         hello = self._read()
         self.version, self.path = hello["version"], hello["path"]

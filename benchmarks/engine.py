@@ -41,21 +41,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import migsim
+from benchmarks.cases import CASES, WORKLOADS
 from migsim.config import WorkloadSpec, from_mapping
 from migsim.units import parse_size
 
 ROOT = Path(__file__).resolve().parents[1]
-
-CASES = {
-    "pre_copy/fixed": {"name": "pre_copy"},
-    "pre_copy/dynamic": {"name": "pre_copy", "rate_limit": "dynamic"},
-    "post_copy/bubble": {"name": "post_copy", "prepaging": "bubble"},
-}
-WORKLOADS = {
-    "oltp": {"name": "oltp"},
-    # 20k writes/s over a hot set of 1/16 of memory (64k pages at 1 GiB)
-    "uniform": {"name": "uniform", "rate": 20000, "hot_fraction": 1 / 16},
-}
 
 
 def rss_mib() -> float:
