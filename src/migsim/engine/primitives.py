@@ -201,6 +201,7 @@ class RoundSender:
             wpos=self.buf.start,
         )
         self.done = False
+        self.stop_at = np.inf  # the ``until`` of the last run (a speed change starts there)
         self._final: Sent | None = None
 
     @property
@@ -212,7 +213,7 @@ class RoundSender:
         rec = self.state[0]
         if speed == rec["speed"]:
             return
-        t0 = rec["until"] if np.isfinite(rec["until"]) else rec["tk"]
+        t0 = self.stop_at if np.isfinite(self.stop_at) else rec["tk"]
         rec["gk"] = rec["gk"] + (t0 - rec["tk"]) * rec["speed"]
         rec["tk"] = t0
         rec["speed"] = speed
@@ -220,13 +221,14 @@ class RoundSender:
     def run(self, rate: float, speed: float = 1.0, until: float = np.inf) -> Generator:
         """Send at ``rate`` bit/s, the guest at ``speed`` (1 - throttle), until the queue is
         done or, with ``until``, the sends reach that wall time (the guest's writes before it
-        applied). In chunks of pages, one SimPy event each; returns whether the queue is
-        done."""
+        applied). In chunks of pages, one SimPy event each, and never past the next event
+        another process has scheduled: a process that interrupts this one finds the queue's
+        state exactly at its own time. Returns whether the queue is done."""
         ctx = self.ctx
         rec = self.state[0]
         self._speed(speed)
+        self.stop_at = until
         rec["rate"] = rate
-        rec["until"] = until
         p = ctx.pages
         buf = self.buf
         writes = self.log is not None
@@ -238,10 +240,14 @@ class RoundSender:
         pages, mask = (_NO_PAGES, order) if by_mask else (order, _NO_MASK)
         step = ctx.grid.step
         hit_rate = ctx.cfg.strategy.xbzrle_hit_rate
-        stopped = False
-        while not stopped:
+        while True:
             end = min(int(rec["pos"]) + chunk, n)
             finish = end == n
+            # the kernel stops at the caller's ``until``, and before the next event any other
+            # process has scheduled, so that the state is exact when that event happens (it
+            # may interrupt this process)
+            bound = min(until, ctx.env.peek())
+            rec["until"] = bound
             while True:
                 g = ctx.grid
                 status = K.precopy_run(
@@ -277,12 +283,15 @@ class RoundSender:
                     ctx.grid.grow()
                 else:
                     break
-            stopped = status == K.UNTIL or finish
-            when = until if status == K.UNTIL else float(rec["t"])
-            yield ctx.env.timeout(max(0.0, when - ctx.env.now))
-        self.buf = buf
-        if status == K.UNTIL:
-            return False
+            self.buf = buf
+            if status == K.UNTIL:
+                yield ctx.env.timeout(max(0.0, bound - ctx.env.now))
+                if bound >= until:  # the caller's stop
+                    return False
+                continue  # another process's event has happened: go on from here
+            yield ctx.env.timeout(max(0.0, rec["t"] - ctx.env.now))
+            if finish:
+                break
         self.done = True
         self._commit(float(rec["t"]))
         return True

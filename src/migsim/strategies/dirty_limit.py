@@ -102,36 +102,33 @@ class DirtyLimit(PreCopy):
             self.limiting = True
             self.next_tick = self.round_end + st.dirty_limit_period
 
-    def send_round(self, ctx, sender: RoundSender, limit: float, until: float) -> Generator:
+    def send_round(self, ctx, sender: RoundSender, limit: float) -> Generator:
         """The round in periods of ``dirty_limit_period`` once the limit is on: at each
         period's end the guest's speed is set from the dirty rate it had in the period."""
         if not self.limiting:
-            mig = yield from super().send_round(ctx, sender, limit, until)
+            mig = yield from super().send_round(ctx, sender, limit)
             self.round_end = ctx.t
             return mig
         st = self.opts
         cap = st.vcpu_dirty_limit / 8 / ctx.page_size * ctx.cfg.vm.vcpus  # pages/s, all vCPUs
-        t0, speed = ctx.t, self.speed  # the stretch at one speed being accounted
+        mig, app = alloc(limit, self.demand * self.speed, self.cap)
+        self.stretch = (ctx.t, self.speed, app)  # the stretch at one speed being accounted
         while True:
-            mig, app = alloc(limit, self.demand * speed, self.cap)
             before = sender.result().dirtied
-            stop = min(self.next_tick, until)
-            done = yield from sender.run(mig, speed, until=stop)
+            done = yield from sender.run(mig, self.speed, until=self.next_tick)
             self.written += sender.result().dirtied - before
-            t1 = ctx.t if done else stop
-            if not done and stop == until and until < self.next_tick:  # cancelled
-                self.account(ctx, t0, t1, speed, app, sender.result())
-                return mig
             if done:
-                self.account(ctx, t0, t1, speed, app, sender.result())
-                self.round_end = t1
+                self.account(ctx, ctx.t, sender.result())
+                self.round_end = ctx.t
                 return mig
             # a period ends: its dirty rate sets the next period's speed
             rate = self.written / st.dirty_limit_period
             self.written = 0
+            tick = self.next_tick
             self.next_tick += st.dirty_limit_period
-            new = min(1.0, speed * cap / rate) if rate > 0 else 1.0
-            if new != speed:
-                self.account(ctx, t0, t1, speed, app, sender.result())
-                t0, speed = t1, new
-                self.speed = new
+            speed = min(1.0, self.speed * cap / rate) if rate > 0 else 1.0
+            if speed != self.speed:
+                self.account(ctx, tick, sender.result())
+                self.speed = speed
+                mig, app = alloc(limit, self.demand * speed, self.cap)
+                self.stretch = (tick, speed, app)

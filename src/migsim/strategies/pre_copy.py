@@ -13,6 +13,7 @@ from collections.abc import Generator
 from dataclasses import dataclass
 
 import numpy as np
+import simpy
 
 from migsim.config import StrategyOptions
 from migsim.engine.link import alloc
@@ -191,6 +192,8 @@ class PreCopy(Strategy):
         self.throttle = 0.0  # auto-converge: the share of the vCPU taken away
         self.high = 0  # auto-converge: high rounds since the last throttle step
         self.cap = self.demand = 0.0  # link capacity, the workload's traffic (bit/s)
+        self.stretch = (0.0, 1.0, 0.0)  # the stretch not yet accounted: start, speed, app
+        self.in_rounds = False  # the rounds are running (max_time may cancel them)
 
     def process(self, ctx) -> Generator:
         if not (yield from self.rounds(ctx, self.opts.max_rounds)):
@@ -232,22 +235,24 @@ class PreCopy(Strategy):
 
     # -- the rounds -----------------------------------------------------------------------
 
-    def send_round(self, ctx, sender: RoundSender, limit: float, until: float) -> Generator:
-        """Send one round's queue (``sender``) under the rate ``limit`` (bit/s) until it is
-        done or the wall time ``until`` (the cancel deadline) comes, and account the guest's
-        progress and lost service over it (:meth:`account`). Returns the rate the round was
-        sent at. A strategy that changes the guest's speed within a round overrides this."""
+    def send_round(self, ctx, sender: RoundSender, limit: float) -> Generator:
+        """Send one round's queue (``sender``) under the rate ``limit`` (bit/s), and account
+        the guest's progress and lost service over it (:meth:`account`). Returns the rate the
+        round was sent at. A strategy that changes the guest's speed within a round overrides
+        this; it keeps ``self.stretch`` (start, speed, link share of the guest's traffic) of the
+        stretch not yet accounted, which a cancel accounts up to its time."""
         speed = 1.0 - self.throttle
         mig, app = alloc(limit, self.demand * speed, self.cap)
-        t0 = ctx.t
-        done = yield from sender.run(mig, speed, until=until)
-        self.account(ctx, t0, ctx.t if done else until, speed, app, sender.result())
+        self.stretch = (ctx.t, speed, app)
+        yield from sender.run(mig, speed)
+        self.account(ctx, ctx.t, sender.result())
         return mig
 
-    def account(self, ctx, t0: float, t1: float, speed: float, app: float, r: Sent) -> None:
-        """The guest ran at ``speed`` over wall times [t0, t1), its traffic at ``app`` bit/s:
-        advance guest time, book lost service (throttling or link share; nothing is served
-        after a stun)."""
+    def account(self, ctx, t1: float, r: Sent) -> None:
+        """The guest ran the current stretch (``self.stretch``: from ``t0`` at ``speed``, its
+        traffic at ``app`` bit/s) up to wall time ``t1``: advance guest time, book lost
+        service (throttling or link share; nothing is served after a stun)."""
+        t0, speed, app = self.stretch
         ctx.g = r.g_stun if r.stunned else ctx.g + speed * (t1 - t0)
         frac = app / self.demand if self.demand > 0 else speed
         ctx.ledger.rounds += (1.0 - frac) * (t1 - t0)
@@ -255,6 +260,14 @@ class PreCopy(Strategy):
         if r.stunned:
             ctx.ledger.rounds += frac * (t1 - r.t_stun)
             ctx.grid.add_interval(r.t_stun, t1, frac)
+        self.stretch = (t1, speed, app)
+
+    def cancel_at(self, ctx, migration, deadline: float) -> Generator:
+        """``max_time``: a SimPy process that interrupts the migration at ``deadline`` if its
+        rounds are still running then (QEMU's ``migrate_cancel``)."""
+        yield ctx.env.timeout(max(0.0, deadline - ctx.env.now))
+        if self.in_rounds:
+            migration.interrupt("max_time")
 
     def after_round(self, k: int, r: Sent, page: int) -> None:
         """QEMU's auto-converge (migration/ram.c, ``migration_trigger_throttle``): from the
@@ -287,7 +300,9 @@ class PreCopy(Strategy):
         log = DirtyLog(ctx)
         order = self.queue(ctx, ctx.pages.needed)
         limit = self.cap if st.rate_limit == "fixed" else st.min_rate
-        deadline = ctx.t + st.max_time if st.max_time > 0 else np.inf
+        if st.max_time > 0:
+            self.in_rounds = True
+            ctx.env.process(self.cancel_at(ctx, ctx.env.active_process, ctx.t + st.max_time))
         total_sent, prev_sent = 0, -1
         k = 0
         while True:
@@ -301,9 +316,15 @@ class PreCopy(Strategy):
                 fault_cost=st.write_fault_cost,
             )
             throttle = self.throttle
-            mig = yield from self.send_round(ctx, sender, limit, deadline)
-            if not sender.done:
-                sender.close(deadline)
+            try:
+                mig = yield from self.send_round(ctx, sender, limit)
+            except simpy.Interrupt:  # max_time: the VM stays on the source
+                now = ctx.env.now
+                self.account(ctx, now, sender.result())
+                sender.close(now)
+                mig, cancelled = sender.state[0]["rate"], True
+            else:
+                cancelled = False
             r = sender.result()
             t_end = ctx.t
             duration = t_end - t_k
@@ -319,14 +340,14 @@ class PreCopy(Strategy):
                 skipped=r.skipped,
                 dirtied=faults,
                 bytes=r.bytes,
-                rate_limit_bps=mig,
+                rate_limit_bps=float(mig),
                 dirty_rate_pps=faults / duration if duration > 0 else 0.0,
                 throttle=throttle,
             )
             n = k + 1
             ctx.precopy_rounds = n
-            if not sender.done:  # max_time: QEMU's migrate_cancel, the VM stays on the source
-                ctx.cancel(deadline)
+            if cancelled:
+                ctx.cancel(t_end)
                 ctx.touches_processed += ctx.stream.count_before(ctx.g)
                 return False
             total_sent += r.sent
@@ -358,6 +379,7 @@ class PreCopy(Strategy):
                 ctx.stop_reason = reason
                 ctx.converged = reason == "converged"
                 self.remaining = order
+                self.in_rounds = False
                 ctx.touches_processed += ctx.stream.count_before(ctx.g)
                 return True
             if st.rate_limit == "dynamic":
