@@ -13,7 +13,7 @@ import pytest
 
 from migsim.cli import main, strategy_help
 from migsim.config import ConfigError, StrategyOptions, from_mapping, strategy_options
-from migsim.options import OptionError, OptionInfo, convert, describe, option_infos
+from migsim.options import OptionInfo, convert, describe, option_infos
 from migsim.registry import registered, strategy_names
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -108,7 +108,7 @@ def test_text_quantities_need_units_and_numbers_are_base_units():
     info = OptionInfo(kind="duration", help="h", source="s")
     assert convert("k", info, "300ms") == pytest.approx(0.3)
     assert convert("k", info, 0.3) == 0.3  # a Python number: seconds
-    with pytest.raises(OptionError, match="no unit"):
+    with pytest.raises(ConfigError, match="no unit"):
         convert("k", info, "0.3")
     bare = OptionInfo(kind="size", help="h", source="s", bare=True)
     assert convert("k", bare, "16") == 16  # a *_bytes option: bytes

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from migsim.options import OptionError, option, option_infos, parse_options
+from migsim.options import ConfigError, as_bool, as_number, option, option_infos, parse_options
 from migsim.registry import strategy_class, strategy_names
 from migsim.units import UnitError, parse_duration, parse_rate, parse_size
 
@@ -39,10 +39,6 @@ __all__ = [
     "strategy_options",
     "to_mapping",
 ]
-
-
-class ConfigError(ValueError):
-    """A configuration key or value is invalid; the message names it and what is allowed."""
 
 
 @dataclass(frozen=True)
@@ -180,14 +176,14 @@ class StrategyOptions:
     )
 
     def check(self, vm: VMSpec) -> None:
-        """Checks across options (raises :class:`OptionError` naming the key)."""
+        """Checks across options (raises :class:`ConfigError` naming the key)."""
         if self.min_rate > self.max_rate:
-            raise OptionError(
+            raise ConfigError(
                 f"strategy.min_rate: {self.min_rate!r} is out of range; allowed: "
                 f"<= strategy.max_rate ({self.max_rate:g} bit/s)"
             )
         if self.page_header_bytes >= vm.page_size:
-            raise OptionError(
+            raise ConfigError(
                 f"strategy.page_header_bytes: {self.page_header_bytes!r} is out of range; "
                 f"allowed: < the page size ({vm.page_size} B)"
             )
@@ -275,42 +271,6 @@ _SECTIONS = {
 }
 
 
-def _as_bool(name: str, value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in (
-        "true",
-        "yes",
-        "on",
-        "1",
-        "false",
-        "no",
-        "off",
-        "0",
-    ):
-        return value.lower() in ("true", "yes", "on", "1")
-    if isinstance(value, int) and value in (0, 1):
-        return bool(value)
-    raise ConfigError(f"{name}: expected true or false, got {value!r}")
-
-
-def _as_number(name: str, value: Any, integer: bool) -> float | int:
-    if isinstance(value, bool):
-        raise ConfigError(f"{name}: expected a number, got {value!r}")
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{name}: expected a number, got {value!r}") from None
-    if number != number or (integer and number in (float("inf"), float("-inf"))):
-        what = "a whole number" if integer else "a number"
-        raise ConfigError(f"{name}: expected {what}, got {value!r}")
-    if integer:
-        if number != int(number):
-            raise ConfigError(f"{name}: expected a whole number, got {value!r}")
-        return int(number)
-    return number
-
-
 _FIELD_NAMES = {(sec, field): alias for (sec, alias), field in _ALIASES.items()}
 
 
@@ -324,11 +284,11 @@ def _convert(section: str, key: str, value: Any, ftype: Any) -> Any:
         if key in ("memory_bytes", "page_size", "state_bytes", "nonpageable_bytes"):
             return parse_size(value)
         if ftype in ("bool", bool):
-            return _as_bool(name, value)
+            return as_bool(name, value)
         if ftype in ("int", int):
-            return _as_number(name, value, integer=True)
+            return as_number(name, value, integer=True)
         if ftype in ("float", float):
-            return _as_number(name, value, integer=False)
+            return as_number(name, value, integer=False)
     except UnitError as exc:
         raise ConfigError(f"{name}: {exc}") from None
     return value
@@ -361,10 +321,7 @@ def _check_ranges(cfg: RunConfig) -> None:
         fail("engine.chunk_pages", ">= 1", eng.chunk_pages)
     if cfg.seed < 0:
         fail("seed", ">= 0", cfg.seed)
-    try:
-        cfg.strategy.check(vm)
-    except OptionError as exc:
-        raise ConfigError(str(exc)) from None
+    cfg.strategy.check(vm)
 
 
 def _section(section: str, cls: type, values: Mapping[str, Any] | None) -> Any:
@@ -408,16 +365,13 @@ def _strategy_section(values: Any) -> StrategyOptions:
             raise ConfigError(
                 f"strategy.{key} is an option of {', '.join(owners)}, not of {name}; {allowed}"
             )
-    try:
-        return parse_options(
-            strategy_class(name).Options,
-            values,
-            section="strategy",
-            owner=f"strategy {name}",
-            name=name,
-        )
-    except OptionError as exc:
-        raise ConfigError(str(exc)) from None
+    return parse_options(
+        strategy_class(name).Options,
+        values,
+        section="strategy",
+        owner=f"strategy {name}",
+        name=name,
+    )
 
 
 def from_mapping(data: Mapping[str, Any]) -> RunConfig:
@@ -457,7 +411,7 @@ def from_mapping(data: Mapping[str, Any]) -> RunConfig:
         raise ConfigError(f"workload.loop: {loop!r} is not one of loop, reject")
     params = tuple(sorted(wl.items()))
     parts["workload"] = WorkloadSpec(name=name, start=start, loop=loop, params=params)
-    seed = _as_number("seed", data.get("seed", 0), integer=True)
+    seed = as_number("seed", data.get("seed", 0), integer=True)
     cfg = RunConfig(seed=int(seed), **parts)
     _check_ranges(cfg)
     return cfg

@@ -31,8 +31,10 @@ from migsim.units import (
 )
 
 __all__ = [
-    "OptionError",
+    "ConfigError",
     "OptionInfo",
+    "as_bool",
+    "as_number",
     "describe",
     "option",
     "option_infos",
@@ -50,8 +52,10 @@ _TRUE = ("true", "yes", "on", "1")
 _FALSE = ("false", "no", "off", "0")
 
 
-class OptionError(ValueError):
-    """An option's value is invalid; the message names the key and what is allowed."""
+class ConfigError(ValueError):
+    """A configuration key or value is invalid; the message names it and what is allowed.
+    (Defined here, below :mod:`migsim.config`, which re-exports it, so that option parsing
+    and every strategy's checks raise the one error callers catch.)"""
 
 
 @dataclass(frozen=True)
@@ -136,42 +140,42 @@ def option_infos(cls: type) -> dict[str, OptionInfo]:
     return {f.name: f.metadata["option"] for f in fields(cls) if "option" in f.metadata}
 
 
-def _bool(name: str, value: Any) -> bool:
+def as_bool(name: str, value: Any) -> bool:
     if isinstance(value, bool):
         return value
     if isinstance(value, str) and value.lower() in _TRUE + _FALSE:
         return value.lower() in _TRUE
     if isinstance(value, int) and value in (0, 1):
         return bool(value)
-    raise OptionError(f"{name}: expected true or false, got {value!r}")
+    raise ConfigError(f"{name}: expected true or false, got {value!r}")
 
 
-def _number(name: str, value: Any, integer: bool) -> float | int:
+def as_number(name: str, value: Any, integer: bool) -> float | int:
     if isinstance(value, bool):
-        raise OptionError(f"{name}: expected a number, got {value!r}")
+        raise ConfigError(f"{name}: expected a number, got {value!r}")
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise OptionError(f"{name}: expected a number, got {value!r}") from None
+        raise ConfigError(f"{name}: expected a number, got {value!r}") from None
     if number != number or (integer and math.isinf(number)):
         what = "a whole number" if integer else "a number"
-        raise OptionError(f"{name}: expected {what}, got {value!r}")
+        raise ConfigError(f"{name}: expected {what}, got {value!r}")
     if integer:
         if number != int(number):
-            raise OptionError(f"{name}: expected a whole number, got {value!r}")
+            raise ConfigError(f"{name}: expected a whole number, got {value!r}")
         return int(number)
     return number
 
 
 def convert(name: str, info: OptionInfo, value: Any) -> Any:
     """Parse ``value`` of the option ``name`` (a dotted key, for messages) and check its
-    range; raises :class:`OptionError` naming the key and what is allowed."""
+    range; raises :class:`ConfigError` naming the key and what is allowed."""
     if info.kind == "choice":
         if value not in info.choices:
-            raise OptionError(f"{name}: {value!r} is not one of {', '.join(info.choices)}")
+            raise ConfigError(f"{name}: {value!r} is not one of {', '.join(info.choices)}")
         return value
     if info.kind == "bool":
-        return _bool(name, value)
+        return as_bool(name, value)
     if info.kind in _UNIT_KINDS:
         parse, _, examples = _UNIT_KINDS[info.kind]
         if isinstance(value, str) and not info.bare:
@@ -181,20 +185,20 @@ def convert(name: str, info: OptionInfo, value: Any) -> Any:
             except ValueError:
                 pass
             else:
-                raise OptionError(
+                raise ConfigError(
                     f"{name}: {value!r} has no unit; give the {info.kind} with its unit "
                     f"({examples})"
                 )
         try:
             out: Any = parse(value)
         except UnitError as exc:
-            raise OptionError(f"{name}: {exc}") from None
+            raise ConfigError(f"{name}: {exc}") from None
     else:
-        out = _number(name, value, integer=info.kind == "int")
+        out = as_number(name, value, integer=info.kind == "int")
     lo_bad = info.lo is not None and (out <= info.lo if info.lo_open else out < info.lo)
     hi_bad = info.hi is not None and (out >= info.hi if info.hi_open else out > info.hi)
     if lo_bad or hi_bad:
-        raise OptionError(f"{name}: {value!r} is out of range; allowed: {info.range_text()}")
+        raise ConfigError(f"{name}: {value!r} is out of range; allowed: {info.range_text()}")
     return out
 
 
@@ -202,14 +206,14 @@ def parse_options(
     cls: type, values: Mapping[str, Any], *, section: str, owner: str, **fixed: Any
 ) -> Any:
     """Build the options dataclass ``cls`` from ``values`` (unknown keys and bad values raise
-    :class:`OptionError` naming ``section.key``; ``owner`` names whose options these are in
+    :class:`ConfigError` naming ``section.key``; ``owner`` names whose options these are in
     the message, e.g. ``strategy post_copy``). ``fixed`` are non-option fields."""
     infos = option_infos(cls)
     kwargs: dict[str, Any] = dict(fixed)
     for key, value in values.items():
         info = infos.get(key)
         if info is None:
-            raise OptionError(
+            raise ConfigError(
                 f"unknown key {section}.{key} for {owner}; allowed keys: "
                 f"{', '.join(infos) or '(none)'}"
             )

@@ -28,10 +28,10 @@ from __future__ import annotations
 from collections.abc import Generator
 from dataclasses import dataclass
 
-from migsim.config import VMSpec
+from migsim.config import ConfigError, VMSpec
 from migsim.engine.link import alloc
 from migsim.engine.primitives import RoundSender, Sent
-from migsim.options import OptionError, option
+from migsim.options import option
 from migsim.registry import register_strategy
 from migsim.strategies.pre_copy import PreCopy, PreCopyOptions
 
@@ -66,12 +66,12 @@ class DirtyLimitOptions(PreCopyOptions):
     def check(self, vm: VMSpec) -> None:
         super().check(vm)
         if self.auto_converge:
-            raise OptionError(
+            raise ConfigError(
                 "strategy.auto_converge: True is out of range for dirty_limit; allowed: false "
                 "(QEMU refuses dirty-limit together with auto-converge)"
             )
         if self.stun_write_faults:
-            raise OptionError(
+            raise ConfigError(
                 f"strategy.stun_write_faults: {self.stun_write_faults} is out of range for "
                 "dirty_limit; allowed: 0 (the dirty limit already slows the writer)"
             )

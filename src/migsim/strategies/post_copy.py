@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from migsim.config import StrategyOptions, VMSpec
+from migsim.config import ConfigError, StrategyOptions, VMSpec
 from migsim.engine.primitives import pull, switch_to_destination
-from migsim.options import OptionError, option
+from migsim.options import option
 from migsim.registry import register_strategy
 from migsim.strategies.base import Strategy
 
@@ -64,7 +64,7 @@ class PostCopyOptions(StrategyOptions):
     def check(self, vm: VMSpec) -> None:
         super().check(vm)
         if not self.push and self.prepaging != "none":
-            raise OptionError(
+            raise ConfigError(
                 f"strategy.prepaging: {self.prepaging!r} is out of range; allowed: 'none' "
                 "when strategy.push is false (pre-paging pushes pages)"
             )
