@@ -15,6 +15,7 @@ bytes), as :func:`migsim.config.to_mapping` writes it.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -124,7 +125,7 @@ class OptionInfo:
             return format_size(value)
         if self.kind == "bool":
             return "true" if value else "false"
-        if isinstance(value, float) and value == int(value) and math.isfinite(value):
+        if isinstance(value, float) and math.isfinite(value) and value == int(value):
             return f"{value:g}" if abs(value) < 1e15 else repr(value)
         return str(value)
 
@@ -135,12 +136,15 @@ def option(default: Any, *, kind: str, help: str, source: str, **info: Any) -> A
     return field(default=default, metadata={"option": meta})
 
 
+@functools.cache
 def option_infos(cls: type) -> dict[str, OptionInfo]:
-    """The declared options of an options dataclass, in field order."""
+    """The declared options of an options dataclass, in field order (cached: read only)."""
     return {f.name: f.metadata["option"] for f in fields(cls) if "option" in f.metadata}
 
 
 def as_bool(name: str, value: Any) -> bool:
+    """``value`` as a bool (``true``/``yes``/``on``/``1`` and their opposites, or 0/1);
+    :class:`ConfigError` naming ``name`` otherwise."""
     if isinstance(value, bool):
         return value
     if isinstance(value, str) and value.lower() in _TRUE + _FALSE:
@@ -151,6 +155,8 @@ def as_bool(name: str, value: Any) -> bool:
 
 
 def as_number(name: str, value: Any, integer: bool) -> float | int:
+    """``value`` as a float, or with ``integer`` a whole number (an int); NaN, booleans and
+    text that is no number are refused with :class:`ConfigError` naming ``name``."""
     if isinstance(value, bool):
         raise ConfigError(f"{name}: expected a number, got {value!r}")
     try:
