@@ -404,3 +404,31 @@ def test_max_time_is_refused_where_it_has_no_meaning(strategy):
     message = str(info.value)
     assert "strategy.max_time" in message and f"not of {strategy}" in message
     assert "pre_copy" in message
+
+
+@pytest.mark.parametrize("where", [0.1, 0.5, 0.9])
+def test_a_pending_event_during_post_copy_changes_nothing(monkeypatch, where):
+    """The post-copy kernel stops before the next event scheduled by anyone (here the
+    max_time deadline, which no longer acts once the rounds are over) and goes on there."""
+    from migsim.engine import kernels
+
+    kernel, stops = kernels.postcopy_run, []
+
+    def counted(*args):
+        status = kernel(*args)
+        stops.append(status)
+        return status
+
+    cfg = {"name": "oltp", "tps": 300}
+    want = migsim.simulate(_cfg("hybrid", workload=cfg, prepaging="bubble"))
+    s = want.summary
+    t_resume = s["precopy_time_s"] + s["downtime_s"]
+    deadline = t_resume + where * (s["total_time_s"] - t_resume)
+    monkeypatch.setattr(kernels, "postcopy_run", counted)
+    res = migsim.simulate(
+        _cfg("hybrid", workload=cfg, prepaging="bubble", max_time=f"{deadline * 1e3!r}ms")
+    )
+    assert stops.count(kernels.UNTIL) == 1  # it did stop there
+    assert res.summary["stop_reason"] == s["stop_reason"] != "cancelled"
+    assert _strip(res.summary) == _strip(s)
+    assert res.rounds.equals(want.rounds) and res.timeline.equals(want.timeline)

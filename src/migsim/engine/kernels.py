@@ -94,7 +94,7 @@ PRECOPY_STATE = np.dtype(
 #: The post-copy kernel's state, one record (``np.zeros(1, POSTCOPY_STATE)``): guest ``lag``
 #: behind wall time (stalls), end of the push in flight, push start ``t_push``, last arrival
 #: ``t_last``, summed ``stall`` time, resume times (``t_resume`` wall, ``g_resume`` guest), the
-#: ``rate`` (bit/s); trace position ``tpos``, page ``inflight`` (-1: none) and its bytes,
+#: ``rate`` (bit/s), the wall time ``until`` which events are handled; trace position ``tpos``, page ``inflight`` (-1: none) and its bytes,
 #: whether the push ``started``, pages ``remain``-ing, ``faults``, pages ``sent``, ``bytes``,
 #: ``zero`` markers, the next timeline sample ``gj`` and the ``present`` page count.
 POSTCOPY_STATE = np.dtype(
@@ -107,6 +107,7 @@ POSTCOPY_STATE = np.dtype(
         ("t_resume", np.float64),
         ("g_resume", np.float64),
         ("rate", np.float64),
+        ("until", np.float64),
         ("tpos", np.int64),
         ("inflight", np.int64),
         ("started", np.int64),
@@ -620,10 +621,13 @@ def postcopy_run(
     """Run the post-copy phase over the buffered touches (docs/semantics.md, post-copy 3-6).
 
     Stops with DONE (nothing absent), NEED_MORE (touches exhausted; the push was advanced up
-    to the buffer's coverage), GRID_FULL, or CHUNK after ``max_done`` page completions."""
+    to the buffer's coverage), GRID_FULL, CHUNK after ``max_done`` page completions, or UNTIL:
+    the pushes completing by the state's ``until`` are done and the next touch comes after
+    it."""
     rec = state[0]
     cap = grid_stale.shape[0]
     n = t_g.shape[0]
+    until = rec.until
     tr = rec.t_resume
     gr = rec.g_resume
     rate = rec.rate
@@ -680,6 +684,10 @@ def postcopy_run(
         else:
             ti = tr + (t_g[u(tpos)] - gr) + lag
             limit = ti
+        # the caller's ``until``: pushes up to it, then stop before the next touch
+        at_until = until < limit
+        if at_until:
+            limit = until
         # (a) start the push if due; complete every push ending at or before the limit
         if not started and t_push <= limit:
             started = True
@@ -753,6 +761,9 @@ def postcopy_run(
             break
         if inflight >= 0 and push_end <= limit:
             status = CHUNK
+            break
+        if at_until:
+            status = UNTIL
             break
         if tpos >= n:
             status = NEED_MORE

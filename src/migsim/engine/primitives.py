@@ -34,6 +34,7 @@ __all__ = [
     "RoundSender",
     "Sent",
     "WriteBuffer",
+    "next_event",
     "pull",
     "queue_len",
     "send_paused",
@@ -63,6 +64,20 @@ def _field_index(dtype: np.dtype) -> dict[str, int]:
 def fields(state: np.ndarray) -> dict[str, float]:
     """The fields of a one-element record array as a dict of Python numbers (one read)."""
     return dict(zip(state.dtype.names, state[0].item(), strict=True))
+
+
+def next_event(env) -> float:
+    """The time of the next event scheduled for later than now (inf if none). A kernel never
+    runs past it, so that whatever happens then (an interrupt of the migration, a sample)
+    meets the migration's state exactly as it is at that time. Events of the current instant
+    are left out: they were made by processes acting now (a pause, a resume) and are handled
+    when the migration next yields, as before."""
+    now = env.now
+    if env.peek() > now:
+        return env.peek()
+    # an event of this instant is first: look past it (SimPy's queue is a heap of (time,
+    # priority, id, event) tuples; it offers no public look beyond its first entry)
+    return min((entry[0] for entry in env._queue if entry[0] > now), default=np.inf)
 
 
 _NO_WORDS = np.zeros(1, dtype=np.uint64)
@@ -243,10 +258,10 @@ class RoundSender:
         while True:
             end = min(int(rec["pos"]) + chunk, n)
             finish = end == n
-            # the kernel stops at the caller's ``until``, and before the next event any other
-            # process has scheduled, so that the state is exact when that event happens (it
-            # may interrupt this process)
-            bound = min(until, ctx.env.peek())
+            # the kernel stops at the caller's ``until``, and before the next event scheduled
+            # for a later time, so that the state is exact when that event happens (it may
+            # interrupt this process)
+            bound = min(until, next_event(ctx.env))
             rec["until"] = bound
             while True:
                 g = ctx.grid
@@ -451,6 +466,7 @@ def pull(
         g_resume=g_r,
         rate=rate,
         inflight=-1,
+        until=np.inf,
         remain=remaining,
         present=int(ctx.pages.needed.sum()) - remaining,
         gj=ctx.gj,
@@ -462,6 +478,9 @@ def pull(
     chunk = cfg.engine.chunk_pages
     while True:
         g = ctx.grid
+        # never past the next event scheduled for a later time (see RoundSender.run)
+        bound = next_event(ctx.env)
+        rec["until"] = bound
         status = K.postcopy_run(
             tg,
             tp,
@@ -494,6 +513,8 @@ def pull(
             ctx.grid.grow()
         elif status == K.CHUNK:
             yield ctx.env.timeout(max(0.0, rec["t_last"] - ctx.env.now))
+        elif status == K.UNTIL:
+            yield ctx.env.timeout(max(0.0, bound - ctx.env.now))
         else:
             break
     rec = fields(state)

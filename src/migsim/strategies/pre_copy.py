@@ -262,12 +262,17 @@ class PreCopy(Strategy):
             ctx.grid.add_interval(r.t_stun, t1, frac)
         self.stretch = (t1, speed, app)
 
-    def cancel_at(self, ctx, migration, deadline: float) -> Generator:
-        """``max_time``: a SimPy process that interrupts the migration at ``deadline`` if its
-        rounds are still running then (QEMU's ``migrate_cancel``)."""
-        yield ctx.env.timeout(max(0.0, deadline - ctx.env.now))
-        if self.in_rounds:
-            migration.interrupt("max_time")
+    def cancel_at(self, ctx, deadline: float) -> None:
+        """``max_time``: a SimPy timeout at ``deadline`` whose callback interrupts the
+        migration process if its rounds are still running then (QEMU's ``migrate_cancel``).
+        An event in SimPy's queue from now on, so no kernel runs past it."""
+        migration = ctx.env.active_process
+
+        def cancel(_event) -> None:
+            if self.in_rounds:
+                migration.interrupt("max_time")
+
+        ctx.env.timeout(max(0.0, deadline - ctx.env.now)).callbacks.append(cancel)
 
     def after_round(self, k: int, r: Sent, page: int) -> None:
         """QEMU's auto-converge (migration/ram.c, ``migration_trigger_throttle``): from the
@@ -302,7 +307,7 @@ class PreCopy(Strategy):
         limit = self.cap if st.rate_limit == "fixed" else st.min_rate
         if st.max_time > 0:
             self.in_rounds = True
-            ctx.env.process(self.cancel_at(ctx, ctx.env.active_process, ctx.t + st.max_time))
+            self.cancel_at(ctx, ctx.t + st.max_time)
         total_sent, prev_sent = 0, -1
         k = 0
         while True:
