@@ -138,3 +138,23 @@ def test_engine_imports_no_strategy_and_names_none():
 def test_strategy_modules_are_small():
     for path in STRATEGIES.glob("*.py"):
         assert len(path.read_text().splitlines()) < 400, path
+
+
+def test_the_registry_refuses_a_name_twice_and_a_class_without_options():
+    from migsim.registry import register_strategy, strategy_class
+    from migsim.strategies.base import Strategy
+
+    class Again(Strategy):
+        def process(self, ctx):  # pragma: no cover - never run
+            yield ctx.env.timeout(0)
+
+    with pytest.raises(ValueError, match="registered twice"):
+        register_strategy("pre_copy")(Again)
+    assert strategy_class("pre_copy").__name__ == "PreCopy"
+
+    class NoProcess:
+        Options = StrategyOptions
+
+    with pytest.raises(TypeError, match="needs Options and process"):
+        register_strategy("no_process")(NoProcess)
+    assert "no_process" not in strategy_names()
