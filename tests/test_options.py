@@ -158,3 +158,19 @@ def test_the_registry_refuses_a_name_twice_and_a_class_without_options():
     with pytest.raises(TypeError, match="needs Options and process"):
         register_strategy("no_process")(NoProcess)
     assert "no_process" not in strategy_names()
+
+
+@pytest.mark.parametrize(
+    ("strategy", "item", "hint"),
+    [
+        ("pre_copy", "switchover=qemu", "did you mean strategy.switchover?"),
+        ("post_copy", "switchover=qemu", "strategy.switchover (an option of pre_copy, hybrid"),
+        ("pre_copy", "rtt=5ms", "did you mean link.rtt?"),
+        ("pre_copy", "memory=1GiB", "did you mean vm.memory?"),
+    ],
+)
+def test_set_without_a_section_suggests_where_the_key_belongs(capsys, strategy, item, hint):
+    args = ["run", "--strategy", strategy, "--workload", "idle", "--set", item]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "expected SECTION.KEY=VALUE" in err and hint in err, err

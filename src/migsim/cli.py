@@ -15,14 +15,32 @@ from typing import Any
 __all__ = ["main", "write_result"]
 
 
-def _parse_set(items: list[str]) -> dict[str, dict[str, Any]]:
+def _sections_with(key: str, strategy: str) -> list[str]:
+    """Where a bare ``--set KEY=...`` belongs (for a hint): ``strategy.KEY`` if it is an
+    option of the run's strategy (or of which others), ``vm.KEY``, ``link.KEY``, ...."""
+    from migsim.config import section_keys, strategy_options
+    from migsim.registry import strategy_names
+
+    out = []
+    owners = [n for n in strategy_names() if key in strategy_options(n)]
+    if strategy in owners:
+        out.append(f"strategy.{key}")
+    elif owners:
+        out.append(f"strategy.{key} (an option of {', '.join(owners)})")
+    out += [f"{sec}.{key}" for sec in ("vm", "link", "engine") if key in section_keys(sec)]
+    return out
+
+
+def _parse_set(items: list[str], strategy: str = "") -> dict[str, dict[str, Any]]:
     sections: dict[str, dict[str, Any]] = {}
     allowed = ("strategy", "workload", "link", "vm", "engine")
     for item in items:
         key, sep, value = item.partition("=")
         section, dot, name = key.partition(".")
         if not sep or not dot or not name:
-            raise ValueError(f"--set {item!r}: expected SECTION.KEY=VALUE")
+            hint = _sections_with(key, strategy) if sep and not dot else []
+            also = f"; did you mean {' or '.join(hint)}?" if hint else ""
+            raise ValueError(f"--set {item!r}: expected SECTION.KEY=VALUE{also}")
         if section not in allowed:
             raise ValueError(
                 f"--set {item!r}: unknown section {section!r}; allowed: {', '.join(allowed)}"
@@ -35,7 +53,7 @@ def build_config(args: argparse.Namespace):
     """The validated RunConfig of ``migsim run`` arguments."""
     from migsim.config import from_mapping
 
-    sets = _parse_set(args.set or [])
+    sets = _parse_set(args.set or [], args.strategy)
     mapping: dict[str, Any] = {
         "strategy": {"name": args.strategy, **sets.get("strategy", {})},
         "workload": {"name": args.workload, **sets.get("workload", {})},

@@ -36,6 +36,7 @@ __all__ = [
     "WorkloadSpec",
     "default_strategy",
     "from_mapping",
+    "section_keys",
     "strategy_options",
     "to_mapping",
 ]
@@ -324,16 +325,20 @@ def _check_ranges(cfg: RunConfig) -> None:
     cfg.strategy.check(vm)
 
 
+def section_keys(section: str) -> list[str]:
+    """The keys the ``vm``, ``link`` or ``engine`` section accepts: its fields and their short
+    aliases (``vm.memory`` for ``vm.memory_bytes``)."""
+    names = {f.name for f in fields(_SECTIONS[section])}
+    return sorted(names | {alias for (sec, alias) in _ALIASES if sec == section})
+
+
 def _section(section: str, cls: type, values: Mapping[str, Any] | None) -> Any:
     if values is None:
         return cls()
     if not isinstance(values, Mapping):
         raise ConfigError(f"{section}: expected a mapping of keys, got {values!r}")
     known = {f.name: f for f in fields(cls)}
-    visible = sorted(
-        {_ALIASES.get((section, k), k) for k in known}
-        | {alias for (sec, alias) in _ALIASES if sec == section}
-    )
+    visible = section_keys(section)
     kwargs: dict[str, Any] = {}
     for key, value in values.items():
         fname = _ALIASES.get((section, key), key)
