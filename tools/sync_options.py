@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from migsim.config import StrategyOptions
+from migsim.config import strategy_listing
 from migsim.options import describe
 from migsim.registry import registered
 
@@ -131,10 +131,8 @@ def _table(options: list[dict[str, Any]]) -> list[str]:
 
 def model_tables() -> str:
     """The generated strategy tables of docs/model.md."""
-    strategies = registered()
-    common = describe(StrategyOptions)
-    base = {o["name"] for o in common}
-    names = ", ".join(f"`{n}`" for n in strategies)
+    common, strategies = strategy_listing()
+    names = ", ".join(f"`{st.name}`" for st in strategies)
     lines = [
         f"`strategy.name` (default `pre_copy`): one of {names}.",
         "",
@@ -145,19 +143,12 @@ def model_tables() -> str:
         "",
         *_table(common),
     ]
-    seen: dict[str, set[str]] = {}
-    for name, cls in strategies.items():
-        options = [o for o in describe(cls.Options) if o["name"] not in base]
-        own = {o["name"] for o in options}
-        shared = [n for n, keys in seen.items() if keys and keys <= own]
-        covered = set().union(*(seen[n] for n in shared)) if shared else set()
-        seen[name] = own
-        rest = [o for o in options if o["name"] not in covered]
-        lines += ["", f"#### {name}", ""]
-        if shared:
-            also = " and ".join(f"`{n}`" for n in shared)
+    for st in strategies:
+        lines += ["", f"#### {st.name}", ""]
+        if st.shared:
+            also = " and ".join(f"`{n}`" for n in st.shared)
             lines += [f"Every option of {also}, and:", ""]
-        lines += _table(rest) if rest else ["Only the options of every strategy."]
+        lines += _table(list(st.rest)) if st.rest else ["Only the options of every strategy."]
     return "\n".join(lines)
 
 

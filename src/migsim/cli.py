@@ -111,38 +111,27 @@ def strategy_help() -> str:
     """The options of every registered strategy, with units and defaults (``run --help``).
     A strategy that has every option of one listed before it says so instead of repeating
     them (hybrid: those of pre_copy and post_copy)."""
-    from migsim.config import StrategyOptions
-    from migsim.options import describe
-    from migsim.registry import registered
+    from migsim.config import strategy_listing
 
-    def rows(options: list[dict[str, Any]]) -> list[str]:
+    def rows(options) -> list[str]:
         out = []
         for o in options:
             unit = "|".join(o["choices"]) if o["choices"] else o["unit"]
             out.append(f"    {o['name']} = {o['default_text']} [{unit}]: {o['help']}")
         return out
 
-    common = describe(StrategyOptions)
+    common, strategies = strategy_listing()
     lines = [
         "strategy options: --set strategy.KEY=VALUE (rates, durations and sizes with their "
         "unit, e.g. 300ms, 100Mbit/s)",
         "  every strategy:",
         *rows(common),
     ]
-    seen: dict[str, set[str]] = {}
-    base = {o["name"] for o in common}
-    for name, cls in registered().items():
-        options = [o for o in describe(cls.Options) if o["name"] not in base]
-        own = {o["name"] for o in options}
-        shared = [n for n, keys in seen.items() if keys and keys <= own]
-        covered = set().union(*(seen[n] for n in shared)) if shared else set()
-        seen[name] = own
-        doc = (cls.__doc__ or "").strip().splitlines()[0]
-        lines.append(f"  {name}: {doc}")
-        if shared:
-            lines.append(f"    (every option of {' and '.join(shared)}, and:)")
-        rest = [o for o in options if o["name"] not in covered]
-        lines += rows(rest) if rest or shared else ["    (the options of every strategy)"]
+    for st in strategies:
+        lines.append(f"  {st.name}: {st.doc}")
+        if st.shared:
+            lines.append(f"    (every option of {' and '.join(st.shared)}, and:)")
+        lines += rows(st.rest) if st.rest or st.shared else ["    (the options of every strategy)"]
     return "\n".join(lines)
 
 

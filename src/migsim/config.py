@@ -22,8 +22,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from migsim.options import ConfigError, as_bool, as_number, option, option_infos, parse_options
-from migsim.registry import strategy_class, strategy_names
+from migsim.options import (
+    ConfigError,
+    as_bool,
+    as_number,
+    describe,
+    option,
+    option_infos,
+    parse_options,
+)
+from migsim.registry import registered, strategy_class, strategy_names
 from migsim.units import UnitError, parse_duration, parse_rate, parse_size
 
 __all__ = [
@@ -31,12 +39,14 @@ __all__ = [
     "EngineSpec",
     "LinkSpec",
     "RunConfig",
+    "StrategyListing",
     "StrategyOptions",
     "VMSpec",
     "WorkloadSpec",
     "default_strategy",
     "from_mapping",
     "section_keys",
+    "strategy_listing",
     "strategy_options",
     "to_mapping",
 ]
@@ -243,6 +253,37 @@ class RunConfig:
     link: LinkSpec = field(default_factory=LinkSpec)
     engine: EngineSpec = field(default_factory=EngineSpec)
     seed: int = 0
+
+
+@dataclass(frozen=True)
+class StrategyListing:
+    """One strategy's options as help and docs list them: ``shared`` names the strategies
+    listed before it all of whose own options it has (hybrid: pre_copy and post_copy), and
+    ``rest`` describes its other options beyond those of every strategy."""
+
+    name: str
+    doc: str
+    shared: tuple[str, ...]
+    rest: tuple[dict[str, Any], ...]
+
+
+def strategy_listing() -> tuple[list[dict[str, Any]], list[StrategyListing]]:
+    """The options of every strategy (described, :func:`migsim.options.describe`), then each
+    registered strategy's own, without repeating those of a strategy listed before it."""
+    common = describe(StrategyOptions)
+    base = {o["name"] for o in common}
+    seen: dict[str, set[str]] = {}
+    out = []
+    for name, cls in registered().items():
+        options = [o for o in describe(cls.Options) if o["name"] not in base]
+        own = {o["name"] for o in options}
+        shared = tuple(n for n, keys in seen.items() if keys and keys <= own)
+        covered = set().union(*(seen[n] for n in shared))
+        seen[name] = own
+        doc = (cls.__doc__ or "").strip().splitlines()[0]
+        rest = tuple(o for o in options if o["name"] not in covered)
+        out.append(StrategyListing(name, doc, shared, rest))
+    return common, out
 
 
 def strategy_options(name: str) -> dict[str, Any]:

@@ -364,7 +364,6 @@ def send_queue(
     ``log`` (None: the guest is paused); a :class:`RoundSender` run to the end of the queue.
     Returns a :class:`Sent`."""
     sender = RoundSender(ctx, order, log=log, skip=skip, stun=stun, fault_cost=fault_cost)
-    sender.state[0]["speed"] = speed
     yield from sender.run(rate, speed)
     return sender.result()
 
