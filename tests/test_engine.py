@@ -331,7 +331,8 @@ def test_a_round_stopped_and_resumed_anywhere_gives_the_same_result(splits, stra
 
     def split_round(self, ctx, sender, limit):
         speed = 1.0 - self.throttle
-        mig, app = pre_copy.alloc(limit, self.demand * speed, self.cap)
+        ctx.link.want(limit, self.demand * speed)
+        mig, app = yield from ctx.link.rates()
         self.stretch = (ctx.t, speed, app)
         stop = ctx.t
         for step in splits * 50:

@@ -7,7 +7,7 @@ try:
 except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.0.0+unknown"
 
-__all__ = ["__version__", "simulate"]
+__all__ = ["__version__", "simulate", "simulate_many"]
 
 
 def simulate(config, workload=None):
@@ -15,3 +15,10 @@ def simulate(config, workload=None):
     from migsim.engine.core import simulate as _simulate
 
     return _simulate(config, workload)
+
+
+def simulate_many(configs, link=None, *, starts=None):
+    """Run several migrations on one shared link; see :func:`migsim.engine.core.simulate_many`."""
+    from migsim.engine.core import simulate_many as _simulate_many
+
+    return _simulate_many(configs, link, starts=starts)

@@ -10,23 +10,47 @@ phase change); the numba kernels decide *which pages*. The rules are in docs/sem
 from __future__ import annotations
 
 import json
+import math
 import time
-from dataclasses import dataclass, field
+from collections.abc import Generator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import simpy
 
-from migsim.config import RunConfig, to_mapping
+from migsim.config import ConfigError, LinkSpec, RunConfig, from_mapping, to_mapping
 from migsim.engine.guest import ServiceLedger, TouchStream, guest_process
+from migsim.engine.link import Channel
 from migsim.engine.monitor import Grid
+from migsim.engine.network import Network
 from migsim.engine.pages import PageState, cost_vector
 from migsim.engine.result import ROUNDS_SCHEMA, RunResult, library_versions
+from migsim.options import OptionInfo, convert
 from migsim.registry import strategy_class
 from migsim.workloads import make_workload
 from migsim.workloads.base import Workload
 
-__all__ = ["Context", "simulate"]
+__all__ = ["Context", "simulate", "simulate_many", "timeout_at"]
+
+
+def timeout_at(env: simpy.Environment, t: float) -> simpy.Timeout:
+    """A timeout processed at SimPy time ``t`` exactly (now if ``t`` has passed).
+
+    SimPy schedules at ``now + delay``; ``t - now`` rounded and added back may miss ``t`` by
+    an ulp, which would make the clock depend on the path of events that led to ``now`` (with
+    several migrations on a link, on where their kernel runs ended). The delay is nudged by
+    ulps until the sum is ``t``."""
+    now = env.now
+    if not t > now:
+        return env.timeout(0.0)
+    d = t - now
+    for _ in range(8):
+        s = now + d
+        if s == t:
+            break
+        d = math.nextafter(d, math.inf if s < t else 0.0)
+    return env.timeout(d)
 
 
 @dataclass
@@ -41,6 +65,8 @@ class Context:
     grid: Grid
     cost: np.ndarray
     stream: TouchStream
+    link: Channel | None = None  # the migration's flows on the network
+    at: float = 0.0  # SimPy time at which the migration started (its wall time 0)
     ledger: ServiceLedger = field(default_factory=ServiceLedger)
     rounds: list[dict[str, Any]] = field(default_factory=list)
     # progress
@@ -71,6 +97,28 @@ class Context:
     resumed: simpy.Event | None = None
     cancelled: simpy.Event | None = None
     finished: simpy.Event | None = None
+    # wall times (s) no kernel runs past unnoticed: something may interrupt the migration then
+    alarms: list[float] = field(default_factory=list)
+
+    @property
+    def now(self) -> float:
+        """The migration's wall time now (SimPy time since it started), s."""
+        return self.env.now - self.at
+
+    def wait_until(self, t: float) -> simpy.Timeout:
+        """A timeout to the migration's wall time ``t`` (at once if it has passed), at SimPy
+        time ``at + t`` exactly (:func:`timeout_at`)."""
+        return timeout_at(self.env, self.at + t)
+
+    def add_alarm(self, t: float) -> None:
+        """Something may interrupt the migration at its wall time ``t``: kernels stop there
+        so that the state is exact then (:func:`~migsim.engine.primitives.RoundSender`)."""
+        self.alarms.append(t)
+
+    def next_alarm(self) -> float:
+        """The first alarm later than now (inf if none)."""
+        now = self.now
+        return min((a for a in self.alarms if a > now), default=np.inf)
 
     @property
     def page_size(self) -> int:
@@ -122,6 +170,50 @@ def _initial_zero(workload: Workload, start: float, in_use: np.ndarray) -> np.nd
     return zero
 
 
+def _context(
+    env: simpy.Environment,
+    channel: Channel,
+    cfg: RunConfig,
+    workload: Workload | None,
+    at: float = 0.0,
+) -> Context:
+    """The context of one migration in ``env``, starting at SimPy time ``at``."""
+    if workload is None:
+        workload = make_workload(cfg.workload, cfg.vm, cfg.seed)
+    in_use = np.asarray(workload.in_use(), dtype=np.bool_)
+    needed = in_use if cfg.strategy.dsb else np.ones(cfg.vm.pages, dtype=np.bool_)  # read-only
+    zero = _initial_zero(workload, cfg.workload.start, in_use)
+    pages = PageState.create(needed, zero)
+    ctx = Context(
+        env=env,
+        cfg=cfg,
+        workload=workload,
+        pages=pages,
+        grid=Grid(cfg.engine.timeline_step),
+        cost=cost_vector(cfg.strategy, cfg.vm, cfg.seed),
+        stream=TouchStream(workload, cfg.workload.start, in_use, cfg.workload.name),
+        link=channel,
+        at=at,
+        g=cfg.workload.start,
+        stale_count=int(np.count_nonzero(needed)),
+    )
+    ctx.paused, ctx.resumed, ctx.cancelled, ctx.finished = (env.event() for _ in range(4))
+    return ctx
+
+
+def _migration(ctx: Context) -> Generator:
+    """One migration: from its start time, its strategy's process; then its flows leave the
+    link and the guest's process is told it is over."""
+    if ctx.at > 0:
+        yield timeout_at(ctx.env, ctx.at)
+    ctx.env.process(guest_process(ctx.env, ctx))
+    strategy = strategy_class(ctx.cfg.strategy.name)(ctx.cfg.strategy)
+    yield from strategy.process(ctx)
+    ctx.link.close()
+    if not ctx.finished.triggered:
+        ctx.finished.succeed()
+
+
 def simulate(config: RunConfig, workload: Workload | None = None) -> RunResult:
     """Simulate one live migration.
 
@@ -133,34 +225,71 @@ def simulate(config: RunConfig, workload: Workload | None = None) -> RunResult:
     config gives identical tables.
     """
     wall0 = time.perf_counter()
-    cfg = config
-    if workload is None:
-        workload = make_workload(cfg.workload, cfg.vm, cfg.seed)
-    in_use = np.asarray(workload.in_use(), dtype=np.bool_)
-    needed = in_use if cfg.strategy.dsb else np.ones(cfg.vm.pages, dtype=np.bool_)  # read-only
-    zero = _initial_zero(workload, cfg.workload.start, in_use)
-    pages = PageState.create(needed, zero)
     env = simpy.Environment()
-    ctx = Context(
-        env=env,
-        cfg=cfg,
-        workload=workload,
-        pages=pages,
-        grid=Grid(cfg.engine.timeline_step),
-        cost=cost_vector(cfg.strategy, cfg.vm, cfg.seed),
-        stream=TouchStream(workload, cfg.workload.start, in_use, cfg.workload.name),
-        g=cfg.workload.start,
-        stale_count=int(np.count_nonzero(needed)),
-    )
-    ctx.paused, ctx.resumed, ctx.cancelled, ctx.finished = (env.event() for _ in range(4))
-    env.process(guest_process(env, ctx))
-    strategy = strategy_class(cfg.strategy.name)(cfg.strategy)
-    migration = env.process(strategy.process(ctx))
-    env.run(until=migration)
-    if not ctx.finished.triggered:
-        ctx.finished.succeed()
+    net = Network(env, {"link": config.link.capacity_bps})
+    ctx = _context(env, Channel(net, "link", "m0", shared=False), config, workload)
+    env.process(_migration(ctx))
     env.run()
     return _collect(ctx, time.perf_counter() - wall0)
+
+
+def simulate_many(
+    configs: Sequence[RunConfig],
+    link: LinkSpec | Mapping[str, Any] | None = None,
+    *,
+    starts: Sequence[float] | None = None,
+) -> list[RunResult]:
+    """Simulate several live migrations that share one link.
+
+    Each config keeps its own VM, workload, strategy and seed; ``link`` (a
+    :class:`~migsim.config.LinkSpec`, or a mapping like a config's ``link`` section such as
+    ``{"bandwidth": "10Gbit/s"}``; default: the first config's link) replaces each config's
+    link, and every migration stream and every guest's own traffic on the source share its
+    capacity max-min fairly, re-allocated whenever a flow starts, ends or changes its cap
+    (docs/semantics.md, *Several migrations on one link*). ``starts``: the time (s) at
+    which each migration starts (default all 0).
+
+    Returns one :class:`RunResult` per config, in order, with times counted from that
+    migration's own start; ``extra["started_at_s"]`` is its start, and ``runtime_s`` the wall
+    time of the whole simulation. A single config gives exactly the result of
+    :func:`simulate`. Same configs, link and starts: identical tables.
+    """
+    wall0 = time.perf_counter()
+    configs = list(configs)
+    if not configs:
+        return []
+    if link is None:
+        spec = configs[0].link
+    elif isinstance(link, LinkSpec):
+        spec = link
+    else:
+        spec = from_mapping({"link": link}).link
+    if starts is None:
+        at = [0.0] * len(configs)
+    else:
+        when = OptionInfo(kind="duration", help="start of a migration", source="", lo=0)
+        at = [float(convert(f"starts[{i}]", when, s)) for i, s in enumerate(starts)]
+        if len(at) != len(configs):
+            raise ConfigError(
+                f"starts: {len(at)} start times for {len(configs)} configs; give one each"
+            )
+    env = simpy.Environment()
+    net = Network(env, {"link": spec.capacity_bps})
+    shared = len(configs) > 1
+    ctxs = []
+    for i, (cfg, t0) in enumerate(zip(configs, at, strict=True)):
+        cfg = replace(cfg, link=spec)
+        ctx = _context(env, Channel(net, "link", f"m{i}", shared=shared), cfg, None, t0)
+        env.process(_migration(ctx))
+        ctxs.append(ctx)
+    env.run()
+    runtime = time.perf_counter() - wall0
+    results = []
+    for ctx in ctxs:
+        result = _collect(ctx, runtime)
+        result.extra["started_at_s"] = ctx.at
+        results.append(result)
+    return results
 
 
 def _collect(ctx: Context, runtime: float) -> RunResult:

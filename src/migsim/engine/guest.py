@@ -45,22 +45,45 @@ class TouchStream:
         # windows grow while they hold fewer touches than this (a workload whose touches are
         # costly to make asks for less, so that little is made past the end of the migration)
         self._grow_below = getattr(workload, "fetch_touches", 200_000)
+        # windows fetched since the last mark (None: no mark), and windows to hand out again
+        self._log: list[tuple[float, float, Touches]] | None = None
+        self._replay: list[tuple[float, float, Touches]] = []
+
+    def mark(self) -> tuple:
+        """A position to :meth:`rewind` to (a checkpoint of a migration that shares its
+        link): the windows fetched after it are kept to be handed out again."""
+        self._log = []
+        return (self.cover, self.window, list(self._windows))
+
+    def rewind(self, mark: tuple) -> None:
+        """Go back to ``mark``: the next fetches return the windows fetched since, again."""
+        self.cover, self.window, windows = mark
+        self._windows = list(windows)
+        self._replay = (self._log or []) + self._replay
+        self._log = []
 
     def fetch(self) -> Touches:
         """The touches of the next window, checked against the in-use set."""
-        t0, t1 = self.cover, self.cover + self.window
-        if self._segment_end is not None:
-            end = self._segment_end(t0)
-            if t0 < end < t1:
-                t1 = end
-        part = self.workload.touches(t0, t1)
+        if self._replay:
+            t0, t1, part = self._replay[0]
+            self._replay = self._replay[1:]
+        else:
+            t0, t1 = self.cover, self.cover + self.window
+            if self._segment_end is not None:
+                end = self._segment_end(t0)
+                if t0 < end < t1:
+                    t1 = end
+            part = self.workload.touches(t0, t1)
+            n = len(part)
+            if n and self._check and not self.in_use[part.page].all():
+                bad = int(part.page[~self.in_use[part.page]][0])
+                raise ConfigError(
+                    f"workload {self.name}: touches page {bad}, which is not in its in-use set"
+                )
+        if self._log is not None:
+            self._log.append((t0, t1, part))
         self.cover = t1
         n = len(part)
-        if n and self._check and not self.in_use[part.page].all():
-            bad = int(part.page[~self.in_use[part.page]][0])
-            raise ConfigError(
-                f"workload {self.name}: touches page {bad}, which is not in its in-use set"
-            )
         self._windows.append((t0, t1, n, part.t))
         if len(self._windows) > 4:  # keep only recent arrays, counts of all
             a, b, c, _ = self._windows[-5]

@@ -413,6 +413,11 @@ class Network:
         self._dirty()
         return flow
 
+    @property
+    def pending(self) -> bool:
+        """A re-allocation is due at the end of the current instant."""
+        return self._pending is not None
+
     def settle(self) -> Event:
         """An event that succeeds (value ``None``) once the allocation of the current instant
         is in place: right after the pending re-allocation, or at once if none is pending."""

@@ -30,17 +30,18 @@ from migsim.engine.pages import STALE
 from migsim.engine.push_order import ORDER_CODES, new_pivots
 
 __all__ = [
+    "Checkpoint",
     "DirtyLog",
     "RoundSender",
     "Sent",
     "WriteBuffer",
-    "next_event",
     "pull",
     "queue_len",
     "send_paused",
     "send_queue",
     "sorted_dirty",
     "switch_to_destination",
+    "transfer",
 ]
 
 
@@ -66,18 +67,76 @@ def fields(state: np.ndarray) -> dict[str, float]:
     return dict(zip(state.dtype.names, state[0].item(), strict=True))
 
 
-def next_event(env) -> float:
-    """The time of the next event scheduled for later than now (inf if none). A kernel never
-    runs past it, so that whatever happens then (an interrupt of the migration, a sample)
-    meets the migration's state exactly as it is at that time. Events of the current instant
-    are left out: they were made by processes acting now (a pause, a resume) and are handled
-    when the migration next yields, as before."""
-    now = env.now
-    if env.peek() > now:
-        return env.peek()
-    # an event of this instant is first: look past it (SimPy's queue is a heap of (time,
-    # priority, id, event) tuples; it offers no public look beyond its first entry)
-    return min((entry[0] for entry in env._queue if entry[0] > now), default=np.inf)
+class Checkpoint:
+    """What one kernel run of a migration may change, as it is when the run starts: the page
+    flags and send counts, the timeline grid, the caller's ``arrays`` (its kernel's state
+    record and the like) and the touch streams' positions. A migration that shares its link
+    takes one before each kernel run and goes back to it when its rates change at a time the
+    run has passed (then runs the kernel again up to that time)."""
+
+    __slots__ = ("arrays", "ctx", "flags", "grid", "sends", "streams")
+
+    def __init__(self, ctx, arrays: tuple[np.ndarray, ...] = (), streams: tuple = ()):
+        self.ctx = ctx
+        pages, grid = ctx.pages, ctx.grid
+        self.flags = pages.flags.copy()
+        self.sends = pages.sends.copy()
+        self.grid = (grid.bytes.copy(), grid.lost.copy(), grid.stale.copy(), grid.present.copy())
+        self.arrays = [(a, a.copy()) for a in arrays]
+        self.streams = [(st, st.mark()) for st in streams]
+
+    def restore(self) -> None:
+        """Put everything back as it was when the checkpoint was taken."""
+        pages, grid = self.ctx.pages, self.ctx.grid
+        np.copyto(pages.flags, self.flags)
+        np.copyto(pages.sends, self.sends)
+        grid.bytes, grid.lost, grid.stale, grid.present = (a.copy() for a in self.grid)
+        for a, saved in self.arrays:
+            np.copyto(a, saved)
+        for st, mark in self.streams:
+            st.rewind(mark)
+
+
+def _watch(ctx, target: float) -> Generator:
+    """Wait until the migration's wall time ``target``, or until its link rates change if it
+    shares the link; returns the wall time at which the rates changed (None if they did not
+    change before ``target``)."""
+    if not ctx.link.shared:
+        yield ctx.wait_until(target)
+        return None
+    changed = ctx.link.changed()
+    yield ctx.wait_until(target) | changed
+    return ctx.now if changed.triggered else None
+
+
+def transfer(ctx, t: float, nbytes: int, rate: float) -> Generator:
+    """Send ``nbytes`` of state from wall time ``t`` at ``rate`` bit/s (the link's rate,
+    re-read whenever it changes); waits until the last bit is sent. Returns that wall time
+    and the mean rate (bit/s; ``rate`` itself when it never changed)."""
+    t0, mean = t, rate
+    end = t + (nbytes * 8.0) / rate
+    while True:
+        t_change = yield from _watch(ctx, end)
+        if t_change is None or t_change >= end:
+            return end, mean
+        left = (end - t_change) * rate  # bits still to send
+        rate = (yield from ctx.link.rates())[0]
+        t = t_change
+        end = t + left / rate
+        mean = nbytes * 8.0 / (end - t0)
+
+
+def weighted_rate(rates: list[tuple[float, float]], end: float) -> float:
+    """The time-weighted mean of a rate that changed: ``rates`` lists (from wall time,
+    rate bit/s) in order, the last held until ``end``; the rate itself when it never
+    changed."""
+    if len({r for _, r in rates}) == 1:
+        return rates[0][1]
+    ends = [t for t, _ in rates[1:]] + [max(end, rates[-1][0])]
+    total = ends[-1] - rates[0][0]
+    if total <= 0:
+        return rates[-1][1]
+    return sum((e - t) * r for (t, r), e in zip(rates, ends, strict=True)) / total
 
 
 _NO_WORDS = np.zeros(1, dtype=np.uint64)
@@ -217,6 +276,8 @@ class RoundSender:
         )
         self.done = False
         self.stop_at = np.inf  # the ``until`` of the last run (a speed change starts there)
+        self.stopped_at = ctx.t  # where the last run that returned False stopped
+        self._rates: list[tuple[float, float]] = []  # (from wall time, rate bit/s)
         self._final: Sent | None = None
 
     @property
@@ -236,80 +297,110 @@ class RoundSender:
     def run(self, rate: float, speed: float = 1.0, until: float = np.inf) -> Generator:
         """Send at ``rate`` bit/s, the guest at ``speed`` (1 - throttle), until the queue is
         done or, with ``until``, the sends reach that wall time (the guest's writes before it
-        applied). In chunks of pages, one SimPy event each, and never past the next event
-        another process has scheduled: a process that interrupts this one finds the queue's
-        state exactly at its own time. Returns whether the queue is done."""
+        applied). In chunks of pages, one SimPy event each, and never past the migration's
+        next alarm (:meth:`Context.add_alarm`): a process that interrupts this one then finds
+        the queue's state exactly at its own time.
+
+        Returns True when the queue is done, False when the sends reached ``until`` or, on a
+        shared link, when the link's rates changed: the state is then as it is at that time
+        (:attr:`stopped_at`; a send that started before it finishes at the old rate) and the
+        caller reads the new rates and runs again."""
         ctx = self.ctx
         rec = self.state[0]
         self._speed(speed)
         self.stop_at = until
         rec["rate"] = rate
-        p = ctx.pages
-        buf = self.buf
-        writes = self.log is not None
-        wlist = self.log.pages if writes else _NO_PAGES
+        if not self._rates or self._rates[-1][1] != rate:
+            self._rates.append((self.stopped_at, rate))
         chunk = ctx.cfg.engine.chunk_pages
-        order = self.order
-        n = order.shape[0]
-        by_mask = order.dtype == np.bool_
-        pages, mask = (_NO_PAGES, order) if by_mask else (order, _NO_MASK)
-        step = ctx.grid.step
-        hit_rate = ctx.cfg.strategy.xbzrle_hit_rate
+        n = self.order.shape[0]
+        shared = ctx.link.shared
         while True:
             end = min(int(rec["pos"]) + chunk, n)
             finish = end == n
-            # the kernel stops at the caller's ``until``, and before the next event scheduled
-            # for a later time, so that the state is exact when that event happens (it may
-            # interrupt this process)
-            bound = min(until, next_event(ctx.env))
-            rec["until"] = bound
-            while True:
-                g = ctx.grid
-                status = K.precopy_run(
-                    pages,
-                    by_mask,
-                    mask,
-                    end,
-                    buf.g,
-                    buf.p,
-                    buf.words,
-                    buf.words is _NO_WORDS,
-                    buf.cover,
-                    finish,
-                    self.skip,
-                    self.stun,
-                    self.fault_cost,
-                    p.flags,
-                    wlist,
-                    p.sends,
-                    ctx.cost,
-                    hit_rate,
-                    self.state,
-                    g.bytes,
-                    g.lost,
-                    g.stale,
-                    g.present,
-                    step,
-                )
-                if status == K.NEED_MORE:
-                    buf = _refill(ctx, buf, int(rec["wpos"]))
-                    rec["wpos"] = 0
-                elif status == K.GRID_FULL:
-                    ctx.grid.grow()
-                else:
-                    break
-            self.buf = buf
-            if status == K.UNTIL:
-                yield ctx.env.timeout(max(0.0, bound - ctx.env.now))
-                if bound >= until:  # the caller's stop
+            # the kernel stops at the caller's ``until`` and at the next alarm, so that the
+            # state is exact when something happens then (it may interrupt this process)
+            bound = min(until, ctx.next_alarm())
+            saved = Checkpoint(ctx, (self.state,), (ctx.stream,)) if shared else None
+            saved_buf = self.buf
+            status = self._kernel(end, finish, bound)
+            target = bound if status == K.UNTIL else float(rec["t"])
+            t_change = yield from _watch(ctx, target)
+            if t_change is not None and t_change < target:
+                # the link's rates changed before the run's end: go back, stop there
+                saved.restore()
+                self.buf = saved_buf
+                status = self._kernel(end, finish, t_change)
+                self.stop_at = self.stopped_at = t_change
+                if status == K.UNTIL or not finish:
                     return False
-                continue  # another process's event has happened: go on from here
-            yield ctx.env.timeout(max(0.0, rec["t"] - ctx.env.now))
+                # the queue's last send started before the change; it ends at the old rate
+                yield ctx.wait_until(float(rec["t"]))
+                break
+            if status == K.UNTIL:
+                self.stopped_at = bound
+                if bound >= until or t_change is not None:  # the caller's stop, or new rates
+                    return False
+                continue  # an alarm has gone off: go on from here
             if finish:
                 break
+            if t_change is not None:  # new rates exactly at the end of this chunk
+                self.stopped_at = target
+                return False
         self.done = True
         self._commit(float(rec["t"]))
         return True
+
+    def _kernel(self, end: int, finish: bool, bound: float) -> int:
+        """Run the kernel over the queue up to position ``end`` (``finish``: the queue's end)
+        and not past wall time ``bound``; refills the write buffer and grows the grid as it
+        asks. Returns the kernel's status (DONE or UNTIL)."""
+        ctx = self.ctx
+        rec = self.state[0]
+        rec["until"] = bound
+        p = ctx.pages
+        buf = self.buf
+        wlist = self.log.pages if self.log is not None else _NO_PAGES
+        order = self.order
+        by_mask = order.dtype == np.bool_
+        pages, mask = (_NO_PAGES, order) if by_mask else (order, _NO_MASK)
+        hit_rate = ctx.cfg.strategy.xbzrle_hit_rate
+        while True:
+            g = ctx.grid
+            status = K.precopy_run(
+                pages,
+                by_mask,
+                mask,
+                end,
+                buf.g,
+                buf.p,
+                buf.words,
+                buf.words is _NO_WORDS,
+                buf.cover,
+                finish,
+                self.skip,
+                self.stun,
+                self.fault_cost,
+                p.flags,
+                wlist,
+                p.sends,
+                ctx.cost,
+                hit_rate,
+                self.state,
+                g.bytes,
+                g.lost,
+                g.stale,
+                g.present,
+                g.step,
+            )
+            if status == K.NEED_MORE:
+                buf = _refill(ctx, buf, int(rec["wpos"]))
+                rec["wpos"] = 0
+            elif status == K.GRID_FULL:
+                ctx.grid.grow()
+            else:
+                self.buf = buf
+                return status
 
     def close(self, t: float) -> None:
         """Give up the queue at wall time ``t`` (where the last :meth:`run` stopped): what
@@ -329,6 +420,11 @@ class RoundSender:
         ctx.bytes_sent += out.bytes
         ctx.zero_sent += out.zero
         ctx.skipped += out.skipped
+
+    def mean_rate(self) -> float:
+        """The send rate over the queue so far (bit/s): the time-weighted mean of the rates
+        it ran at (the rate itself when it never changed)."""
+        return weighted_rate(self._rates, self.t)
 
     def result(self) -> Sent:
         """What the sends did so far (all of it once the queue is done or closed)."""
@@ -351,7 +447,6 @@ class RoundSender:
 def send_queue(
     ctx,
     order: np.ndarray,
-    rate: float,
     speed: float,
     *,
     log: DirtyLog | None,
@@ -359,21 +454,29 @@ def send_queue(
     stun: int = 0,
     fault_cost: float = 0.0,
 ) -> Generator:
-    """Send the queue ``order`` at ``rate`` bit/s from wall time ``ctx.t``, the guest running
-    at ``speed`` (1 - throttle) with its writes applied in wall-time order and logged in
-    ``log`` (None: the guest is paused); a :class:`RoundSender` run to the end of the queue.
-    Returns a :class:`Sent`."""
+    """Send the queue ``order`` from wall time ``ctx.t`` at the migration stream's rate on the
+    link (asked for with ``ctx.link.want``; followed as it changes), the guest running at
+    ``speed`` (1 - throttle) with its writes applied in wall-time order and logged in ``log``
+    (None: the guest is paused); a :class:`RoundSender` run to the end of the queue. Returns
+    (:class:`Sent`, the mean rate in bit/s)."""
     sender = RoundSender(ctx, order, log=log, skip=skip, stun=stun, fault_cost=fault_cost)
-    yield from sender.run(rate, speed)
-    return sender.result()
+    while True:
+        rate, _ = yield from ctx.link.rates()
+        if (yield from sender.run(rate, speed)):
+            return sender.result(), sender.mean_rate()
 
 
-def send_paused(ctx, order: np.ndarray, rate: float, extra_bytes: int) -> Generator:
+def send_paused(ctx, order: np.ndarray, cap: float, extra_bytes: int) -> Generator:
     """Stop-and-copy: with the guest paused, send the queue ``order`` and ``extra_bytes`` of
-    state at ``rate`` bit/s from ``ctx.t``; one ``stop_copy`` row in the rounds table."""
+    state from ``ctx.t``, the migration stream capped at ``cap`` bit/s (its share of the
+    link); one ``stop_copy`` row in the rounds table."""
     t0 = ctx.t
-    out = yield from send_queue(ctx, order, rate, 1.0, log=None)
-    ctx.t = ctx.t + (extra_bytes * 8.0) / rate
+    ctx.link.want(cap, 0.0)
+    out, rate = yield from send_queue(ctx, order, 1.0, log=None)
+    t1 = ctx.t
+    now_rate, _ = yield from ctx.link.rates()
+    ctx.t, state_rate = yield from transfer(ctx, t1, extra_bytes, now_rate)
+    rate = weighted_rate([(t0, rate), (t1, state_rate)], ctx.t)
     ctx.bytes_sent += extra_bytes
     ctx.grid.add_bytes(ctx.t, extra_bytes)
     ctx.add_round(
@@ -390,7 +493,7 @@ def send_paused(ctx, order: np.ndarray, rate: float, extra_bytes: int) -> Genera
         dirty_rate_pps=0.0,
         throttle=0.0,
     )
-    yield ctx.env.timeout(max(0.0, ctx.t - ctx.env.now))
+    yield ctx.wait_until(ctx.t)
 
 
 def resume_at_destination(ctx) -> Generator:
@@ -399,18 +502,23 @@ def resume_at_destination(ctx) -> Generator:
     resume = ctx.t + ctx.cfg.vm.resume_time
     ctx.t_end = resume
     ctx.resume(resume)
-    yield ctx.env.timeout(max(0.0, resume - ctx.env.now))
+    ctx.link.close()
+    yield ctx.wait_until(resume)
 
 
-def switch_to_destination(ctx, rate: float) -> Generator:
-    """Pause at ``ctx.t``, send the CPU/device state and the non-pageable memory at ``rate``,
-    resume at the destination (after ``vm.resume_time``) with pages still absent: the
-    post-copy switchover. One ``stop_copy`` row in the rounds table."""
+def switch_to_destination(ctx, cap: float) -> Generator:
+    """Pause at ``ctx.t``, send the CPU/device state and the non-pageable memory (the
+    migration stream capped at ``cap`` bit/s), resume at the destination (after
+    ``vm.resume_time``) with pages still absent: the post-copy switchover. One ``stop_copy``
+    row in the rounds table."""
     cfg = ctx.cfg
     t_p = ctx.t
     ctx.pause(t_p)
     extra = cfg.vm.state_bytes + cfg.vm.nonpageable_bytes
-    t_r = t_p + (extra * 8.0) / rate + cfg.vm.resume_time
+    ctx.link.want(cap, 0.0)
+    rate, _ = yield from ctx.link.rates()
+    t_sent, rate = yield from transfer(ctx, t_p, extra, rate)
+    t_r = t_sent + cfg.vm.resume_time
     ctx.bytes_sent += extra
     ctx.grid.add_bytes(t_r - cfg.vm.resume_time, extra)
     ctx.add_round(
@@ -427,7 +535,7 @@ def switch_to_destination(ctx, rate: float) -> Generator:
         dirty_rate_pps=0.0,
         throttle=0.0,
     )
-    yield ctx.env.timeout(max(0.0, t_r - ctx.env.now))
+    yield ctx.wait_until(t_r)
     ctx.t = t_r
     ctx.resume(t_r, pull=True)
 
@@ -435,7 +543,7 @@ def switch_to_destination(ctx, rate: float) -> Generator:
 def pull(
     ctx,
     absent: np.ndarray,
-    rate: float,
+    cap: float,
     *,
     order: str,
     pivots: int,
@@ -443,7 +551,8 @@ def pull(
     push_after: float,
 ) -> Generator:
     """The destination after resume: serve network faults (one round trip plus the page's
-    transfer each) and receive the pages the source pushes at ``rate`` bit/s in push
+    transfer each) and receive the pages the source pushes, the migration stream capped at
+    ``cap`` bit/s (its share of the link, followed as it changes), in push
     ``order`` (``none``: ascending; ``bubble``/``multi_pivot``: outward from the latest
     fault or the ``pivots`` latest, ``dual`` in both directions), the push starting
     ``push_after`` seconds after resume; in chunks of pages (one SimPy event each), until no
@@ -457,6 +566,9 @@ def pull(
     t_r, g_r = ctx.t_resume, ctx.g
     t_push = t_r + push_after
     remaining = int(absent.sum())
+    ctx.link.want(cap, 0.0)
+    rate, _ = yield from ctx.link.rates()
+    rates = [(t_r, rate)]
     state = record(
         K.POSTCOPY_STATE,
         t_push=t_push,
@@ -475,46 +587,66 @@ def pull(
     tg = np.empty(0)
     tp = np.empty(0, dtype=np.int64)
     chunk = cfg.engine.chunk_pages
-    while True:
-        g = ctx.grid
-        # never past the next event scheduled for a later time (see RoundSender.run)
-        bound = next_event(ctx.env)
+    shared = ctx.link.shared
+
+    def kernel(bound: float) -> int:
+        nonlocal tg, tp
         rec["until"] = bound
-        status = K.postcopy_run(
-            tg,
-            tp,
-            stream.cover,
-            chunk,
-            cfg.link.rtt_s,
-            float(cfg.vm.vcpus),
-            st,
-            ctx.pages.sends,
-            ctx.pages.flags,
-            ctx.cost,
-            cfg.strategy.xbzrle_hit_rate,
-            piv,
-            pstate,
-            mode,
-            dual,
-            state,
-            g.bytes,
-            g.lost,
-            g.stale,
-            g.present,
-            g.step,
-        )
-        if status == K.NEED_MORE:
-            ctx.touches_processed += int(rec["tpos"])
-            part = stream.fetch()
-            tg, tp = part.t, part.page
-            rec["tpos"] = 0
-        elif status == K.GRID_FULL:
-            ctx.grid.grow()
-        elif status == K.CHUNK:
-            yield ctx.env.timeout(max(0.0, rec["t_last"] - ctx.env.now))
-        elif status == K.UNTIL:
-            yield ctx.env.timeout(max(0.0, bound - ctx.env.now))
-        else:
+        while True:
+            g = ctx.grid
+            status = K.postcopy_run(
+                tg,
+                tp,
+                stream.cover,
+                chunk,
+                cfg.link.rtt_s,
+                float(cfg.vm.vcpus),
+                st,
+                ctx.pages.sends,
+                ctx.pages.flags,
+                ctx.cost,
+                cfg.strategy.xbzrle_hit_rate,
+                piv,
+                pstate,
+                mode,
+                dual,
+                state,
+                g.bytes,
+                g.lost,
+                g.stale,
+                g.present,
+                g.step,
+            )
+            if status == K.NEED_MORE:
+                ctx.touches_processed += int(rec["tpos"])
+                part = stream.fetch()
+                tg, tp = part.t, part.page
+                rec["tpos"] = 0
+            elif status == K.GRID_FULL:
+                ctx.grid.grow()
+            else:
+                return status
+
+    while True:
+        # never past the next alarm (see RoundSender.run)
+        bound = ctx.next_alarm()
+        if shared:
+            saved = Checkpoint(ctx, (state, st, piv, pstate), (stream,))
+            saved_py = (tg, tp, ctx.touches_processed)
+        status = kernel(bound)
+        target = bound if status == K.UNTIL else float(rec["t_last"])
+        t_change = yield from _watch(ctx, target)
+        if t_change is not None and t_change < target:
+            # the link's rates changed before the run's end: go back, stop there
+            saved.restore()
+            tg, tp, ctx.touches_processed = saved_py
+            status = kernel(t_change)
+        if t_change is not None:
+            rate, _ = yield from ctx.link.rates()
+            rec["rate"] = rate
+            if rate != rates[-1][1]:
+                rates.append((t_change, rate))
+        elif status == K.DONE:
             break
     rec = fields(state)
     ctx.touches_processed += rec["tpos"]
@@ -529,6 +661,7 @@ def pull(
     ctx.stale_count = 0
     ctx.present_count = rec["present"]
     ctx.pages.clear(STALE, absent)
+    ctx.link.close()
     ctx.add_round(
         round=ctx.precopy_rounds,
         phase="postcopy",
@@ -539,10 +672,10 @@ def pull(
         skipped=0,
         dirtied=0,
         bytes=rec["bytes"],
-        rate_limit_bps=rate,
+        rate_limit_bps=weighted_rate(rates, ctx.t),
         dirty_rate_pps=0.0,
         throttle=0.0,
     )
-    yield ctx.env.timeout(max(0.0, ctx.t - ctx.env.now))
+    yield ctx.wait_until(ctx.t)
     ctx.t_end = ctx.t
     return bool(rec["started"])

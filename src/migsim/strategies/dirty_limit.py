@@ -29,7 +29,6 @@ from collections.abc import Generator
 from dataclasses import dataclass
 
 from migsim.config import ConfigError, VMSpec
-from migsim.engine.link import alloc
 from migsim.engine.primitives import RoundSender, Sent
 from migsim.options import option
 from migsim.registry import register_strategy
@@ -111,7 +110,8 @@ class DirtyLimit(PreCopy):
             return mig
         st = self.opts
         cap = st.vcpu_dirty_limit / 8 / ctx.page_size * ctx.cfg.vm.vcpus  # pages/s, all vCPUs
-        mig, app = alloc(limit, self.demand * self.speed, self.cap)
+        ctx.link.want(limit, self.demand * self.speed)
+        mig, app = yield from ctx.link.rates()
         self.stretch = (ctx.t, self.speed, app)  # the stretch at one speed being accounted
         while True:
             before = sender.result().dirtied
@@ -120,15 +120,18 @@ class DirtyLimit(PreCopy):
             if done:
                 self.account(ctx, ctx.t, sender.result())
                 self.round_end = ctx.t
-                return mig
-            # a period ends: its dirty rate sets the next period's speed
-            rate = self.written / st.dirty_limit_period
-            self.written = 0
-            tick = self.next_tick
-            self.next_tick += st.dirty_limit_period
-            speed = min(1.0, self.speed * cap / rate) if rate > 0 else 1.0
-            if speed != self.speed:
-                self.account(ctx, tick, sender.result())
+                return sender.mean_rate()
+            t_stop, speed = sender.stopped_at, self.speed
+            if t_stop >= self.next_tick:
+                # a period ends: its dirty rate sets the next period's speed
+                rate = self.written / st.dirty_limit_period
+                self.written = 0
+                self.next_tick += st.dirty_limit_period
+                speed = min(1.0, self.speed * cap / rate) if rate > 0 else 1.0
+                ctx.link.want(limit, self.demand * speed)
+            # (else the link's rates changed: another migration started or ended)
+            mig, app = yield from ctx.link.rates()
+            if (speed, app) != self.stretch[1:]:
+                self.account(ctx, t_stop, sender.result())
                 self.speed = speed
-                mig, app = alloc(limit, self.demand * speed, self.cap)
-                self.stretch = (tick, speed, app)
+                self.stretch = (t_stop, speed, app)

@@ -16,7 +16,6 @@ import numpy as np
 import simpy
 
 from migsim.config import StrategyOptions
-from migsim.engine.link import alloc
 from migsim.engine.pages import WRITTEN
 from migsim.engine.primitives import (
     DirtyLog,
@@ -238,15 +237,20 @@ class PreCopy(Strategy):
     def send_round(self, ctx, sender: RoundSender, limit: float) -> Generator:
         """Send one round's queue (``sender``) under the rate ``limit`` (bit/s), and account
         the guest's progress and lost service over it (:meth:`account`). Returns the rate the
-        round was sent at. A strategy that changes the guest's speed within a round overrides
+        round was sent at (the mean when it changed: on a shared link, another migration
+        started or ended). A strategy that changes the guest's speed within a round overrides
         this; it keeps ``self.stretch`` (start, speed, link share of the guest's traffic) of the
         stretch not yet accounted, which a cancel accounts up to its time."""
         speed = 1.0 - self.throttle
-        mig, app = alloc(limit, self.demand * speed, self.cap)
-        self.stretch = (ctx.t, speed, app)
-        yield from sender.run(mig, speed)
+        ctx.link.want(limit, self.demand * speed)
+        while True:
+            mig, app = yield from ctx.link.rates()
+            self.stretch = (sender.stopped_at, speed, app)
+            if (yield from sender.run(mig, speed)):
+                break
+            self.account(ctx, sender.stopped_at, sender.result())  # the link's rates changed
         self.account(ctx, ctx.t, sender.result())
-        return mig
+        return sender.mean_rate()
 
     def account(self, ctx, t1: float, r: Sent) -> None:
         """The guest ran the current stretch (``self.stretch``: from ``t0`` at ``speed``, its
@@ -257,9 +261,10 @@ class PreCopy(Strategy):
         frac = app / self.demand if self.demand > 0 else speed
         ctx.ledger.rounds += (1.0 - frac) * (t1 - t0)
         ctx.grid.add_interval(t0, t1, 1.0 - frac)
-        if r.stunned:
-            ctx.ledger.rounds += frac * (t1 - r.t_stun)
-            ctx.grid.add_interval(r.t_stun, t1, frac)
+        if r.stunned and t1 > r.t_stun:
+            ts = max(t0, r.t_stun)  # (a stretch before the stun's may end after it)
+            ctx.ledger.rounds += frac * (t1 - ts)
+            ctx.grid.add_interval(ts, t1, frac)
         self.stretch = (t1, speed, app)
 
     def cancel_at(self, ctx, deadline: float) -> None:
@@ -272,7 +277,8 @@ class PreCopy(Strategy):
             if self.in_rounds:
                 migration.interrupt("max_time")
 
-        ctx.env.timeout(max(0.0, deadline - ctx.env.now)).callbacks.append(cancel)
+        ctx.add_alarm(deadline)
+        ctx.wait_until(deadline).callbacks.append(cancel)
 
     def after_round(self, k: int, r: Sent, page: int) -> None:
         """QEMU's auto-converge (migration/ram.c, ``migration_trigger_throttle``): from the
@@ -324,7 +330,7 @@ class PreCopy(Strategy):
             try:
                 mig = yield from self.send_round(ctx, sender, limit)
             except simpy.Interrupt:  # max_time: the VM stays on the source
-                now = ctx.env.now
+                now = ctx.now
                 self.account(ctx, now, sender.result())
                 sender.close(now)
                 mig, cancelled = sender.state[0]["rate"], True
