@@ -1,9 +1,9 @@
 """Helpers shared by the test modules, as fixtures (test modules never import each other).
 
 ``copy_workflow`` and ``snakemake`` run the Snakemake workflow in a temporary copy of the
-repository's Snakefile, profiles link, workflow/ and config/ (test_workflow.py, test_paper.py).
-The comparison of engine and reference model results lives with the reference model
-(``reference.compare``).
+repository's Snakefile, profiles link, workflow/ and config/ (test_workflow.py, test_paper.py,
+test_crash_resume.py). The comparison of engine and reference model results lives with the
+reference model (``reference.compare``).
 """
 
 from __future__ import annotations
