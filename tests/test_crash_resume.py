@@ -1,6 +1,7 @@
 """Crash and resume: a sweep on config/test.yaml killed with SIGKILL to its whole process group
 while it simulates, aggregates or plots, then resumed with the README's line for after a crash,
-gives the result rows, tables and figures of a clean run.
+gives the result rows, tables and figures of a clean run; and `--cores 1` gives those of
+`--cores 2`.
 
 Each kill point is found in Snakemake's own log (a job of that stage has started and not
 finished), never by a timer. Every Parquet table is compared row by row, sorted, in every column:
@@ -190,4 +191,10 @@ def test_killed_sweep_resumed_as_readme_says_gives_the_clean_rows(
         assert 0 < simulated < batches
     else:
         assert simulated == 0
+    assert_same_rows(result_rows(wd / "results"), clean_rows)
+
+
+def test_one_core_gives_the_rows_of_two(clean_rows, tmp_path, copy_workflow, snakemake):
+    wd = copy_workflow(tmp_path / "wf")
+    snakemake(wd, "--cores", "1", *CONFIG)
     assert_same_rows(result_rows(wd / "results"), clean_rows)
