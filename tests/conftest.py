@@ -1,8 +1,9 @@
 """Helpers shared by the test modules, as fixtures (test modules never import each other).
 
 ``copy_workflow`` and ``snakemake`` run the Snakemake workflow in a temporary copy of the
-repository's Snakefile, workflow/ and config/ (test_workflow.py, test_paper.py). The comparison
-of engine and reference model results lives with the reference model (``reference.compare``).
+repository's Snakefile, profiles link, workflow/ and config/ (test_workflow.py, test_paper.py,
+test_crash_resume.py). The comparison of engine and reference model results lives with the
+reference model (``reference.compare``).
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
 
 def _copy_workflow(dest: Path, paper_config: dict | None = None) -> Path:
-    """Snakefile, workflow/ and config/ in a fresh directory (results go there too), with
-    ``paper_config`` as config/paper.yaml when given."""
+    """Snakefile, the profiles link, workflow/ and config/ in a fresh directory (results go
+    there too), with ``paper_config`` as config/paper.yaml when given. The link stays a link,
+    so Snakemake finds the default profile in the copy as it does in the repository."""
     dest.mkdir(parents=True, exist_ok=True)
     shutil.copy2(ROOT / "Snakefile", dest / "Snakefile")
+    shutil.copy2(ROOT / "profiles", dest / "profiles", follow_symlinks=False)
     for sub in ("workflow", "config"):
         shutil.copytree(ROOT / sub, dest / sub, ignore=shutil.ignore_patterns("__pycache__"))
     if paper_config is not None:

@@ -20,6 +20,17 @@ def test_write_parquet_atomic_leaves_nothing_on_error(tmp_path):
     assert pq.read_table(path).num_rows == 1
 
 
+def test_a_killed_writers_temporary_goes_with_the_next_write_of_its_path(tmp_path):
+    """SIGKILL between the temporary and the rename runs no cleanup; the temporary would be
+    read by a directory scan (pl.scan_parquet("results/runs"), as the README reads it)."""
+    stale = tmp_path / ".x.parquet.k1ll3d.tmp"
+    stale.write_bytes(b"PAR1 half a file")
+    other = tmp_path / ".y.parquet.k1ll3d.tmp"  # another path's: maybe being written now
+    other.write_bytes(b"PAR1")
+    write_parquet_atomic(pa.table({"a": [1]}), tmp_path / "x.parquet")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [other.name, "x.parquet"]
+
+
 def test_metadata_replaces_the_tables_own_and_options_reach_the_writer(tmp_path):
     table = pa.table({"a": [1, 2, 3]}).replace_schema_metadata({b"old": b"1"})
     kept = write_parquet_atomic(table, tmp_path / "kept.parquet")

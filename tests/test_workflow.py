@@ -41,6 +41,47 @@ def test_snakefmt_is_clean():
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+DEFAULT_PROFILE = ROOT / "workflow/profiles/default/config.yaml"
+# the options Snakemake's command line resolves to, profiles included, as {name: str(value)}
+RESOLVED_OPTIONS = (
+    "import json, sys\n"
+    "from snakemake.cli import parse_args\n"
+    "args = parse_args(sys.argv[1:])[1]\n"
+    "print(json.dumps({k: str(v) for k, v in vars(args).items()}))"
+)
+
+
+def resolved_options(workdir: Path, *argv: str) -> dict[str, str]:
+    """The options of ``snakemake ARGV`` started in ``workdir``, after Snakemake read its
+    profiles."""
+    proc = subprocess.run(
+        [sys.executable, "-c", RESOLVED_OPTIONS, *argv],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(proc.stdout.splitlines()[-1])
+
+
+def test_plain_snakemake_applies_every_setting_of_the_default_profile(workdir):
+    """`snakemake` as the README runs it resolves each key of workflow/profiles/default as if
+    it were given on the command line (Snakemake finds profiles/default next to the root
+    Snakefile through the profiles link), and each key changes what a run without the profile
+    would do."""
+    profile = yaml.safe_load(DEFAULT_PROFILE.read_text())
+    flags = []
+    for key, value in profile.items():
+        flags += [f"--{key}"] if value is True else [f"--{key}", str(value)]
+    plain = resolved_options(workdir)
+    explicit = resolved_options(workdir, "--workflow-profile", "none", *flags)
+    without = resolved_options(workdir, "--workflow-profile", "none")
+    assert {"cores", "rerun-incomplete"} <= set(profile)
+    for key in profile:
+        name = key.replace("-", "_")
+        assert plain[name] == explicit[name] != without[name], (key, plain[name], without[name])
+
+
 def config_kind(path: Path) -> str:
     """What a file in config/ is: a sweep config (the main schema), the paper target's
     settings, or the published values that paper settings point to."""
