@@ -228,3 +228,22 @@ def test_a_channel_alone_gets_exactly_the_two_flow_shares(mig, app, capacity):
     env.process(proc())
     env.run()
     assert got == [alloc(mig, app, capacity)]
+
+
+def test_the_rate_log_shows_each_allocation_as_it_changes():
+    c = cfg()
+    alone = simulate(c)
+    t_end = alone.summary["total_time_s"]
+    assert alone.extra["link_rates"].to_pylist() == [
+        {"t_s": 0.0, "flow": "migration", "rate_bps": GBIT},
+        {"t_s": t_end, "flow": "migration", "rate_bps": 0.0},
+    ]
+    first, second = simulate_many([c, c], starts=[0.0, 0.25])
+    rows = [(r["flow"], r["rate_bps"]) for r in first.extra["link_rates"].to_pylist()]
+    assert rows[:2] == [("migration", GBIT), ("migration", GBIT / 2)]
+    assert first.extra["link_rates"]["t_s"][1].as_py() == 0.25
+    # the second starts at its own 0 at half the link, and has all of it once the first ends
+    rows = [(r["flow"], r["rate_bps"]) for r in second.extra["link_rates"].to_pylist()]
+    assert rows == [("migration", GBIT / 2), ("migration", GBIT), ("migration", 0.0)]
+    ends = second.extra["link_rates"]["t_s"].to_pylist()
+    assert ends[1] == pytest.approx(first.summary["total_time_s"] - 0.25, abs=1e-12)

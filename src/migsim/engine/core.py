@@ -22,7 +22,7 @@ import simpy
 from migsim.config import ConfigError, LinkSpec, RunConfig, from_mapping, to_mapping
 from migsim.engine.guest import ServiceLedger, TouchStream, guest_process
 from migsim.engine.link import Channel
-from migsim.engine.monitor import Grid
+from migsim.engine.monitor import Grid, RateLog
 from migsim.engine.network import Network
 from migsim.engine.pages import PageState, cost_vector
 from migsim.engine.result import ROUNDS_SCHEMA, RunResult, library_versions
@@ -227,10 +227,13 @@ def simulate(config: RunConfig, workload: Workload | None = None) -> RunResult:
     wall0 = time.perf_counter()
     env = simpy.Environment()
     net = Network(env, {"link": config.link.capacity_bps})
+    log = RateLog(net)
     ctx = _context(env, Channel(net, "link", "m0", shared=False), config, workload)
     env.process(_migration(ctx))
     env.run()
-    return _collect(ctx, time.perf_counter() - wall0)
+    result = _collect(ctx, time.perf_counter() - wall0)
+    result.extra["link_rates"] = log.table("m0")
+    return result
 
 
 def simulate_many(
@@ -250,8 +253,9 @@ def simulate_many(
     which each migration starts (default all 0).
 
     Returns one :class:`RunResult` per config, in order, with times counted from that
-    migration's own start; ``extra["started_at_s"]`` is its start, and ``runtime_s`` the wall
-    time of the whole simulation. A single config gives exactly the result of
+    migration's own start; ``extra["started_at_s"]`` is its start, ``extra["link_rates"]``
+    every allocation its two flows got (:class:`~migsim.engine.monitor.RateLog`), and
+    ``runtime_s`` the wall time of the whole simulation. A single config gives exactly the result of
     :func:`simulate`. Same configs, link and starts: identical tables.
     """
     wall0 = time.perf_counter()
@@ -275,6 +279,7 @@ def simulate_many(
             )
     env = simpy.Environment()
     net = Network(env, {"link": spec.capacity_bps})
+    log = RateLog(net)
     shared = len(configs) > 1
     ctxs = []
     for i, (cfg, t0) in enumerate(zip(configs, at, strict=True)):
@@ -285,9 +290,10 @@ def simulate_many(
     env.run()
     runtime = time.perf_counter() - wall0
     results = []
-    for ctx in ctxs:
+    for i, ctx in enumerate(ctxs):
         result = _collect(ctx, runtime)
         result.extra["started_at_s"] = ctx.at
+        result.extra["link_rates"] = log.table(f"m{i}", ctx.at)
         results.append(result)
     return results
 

@@ -1,9 +1,11 @@
-"""The fixed-grid timeline (default 10 ms): send rate, service rate, dirty pages outstanding
-and pages present at the destination.
+"""The monitors of a run: the fixed-grid timeline and the link's allocations.
 
-The kernels write into a :class:`Grid` as they go (bytes per bin by completion time, samples of
-the page counters at each grid time, service lost per bin); the monitor turns it into the
-timeline table at the end.
+- :class:`Grid`, the fixed-grid timeline (default 10 ms): send rate, service rate, dirty pages
+  outstanding and pages present at the destination. The kernels write into it as they go
+  (bytes per bin by completion time, samples of the page counters at each grid time, service
+  lost per bin); it turns into the timeline table at the end.
+- :class:`RateLog`, every allocation the link gives each flow, recorded as it happens by a
+  watcher of the :class:`~migsim.engine.network.Network` (it changes nothing in the run).
 """
 
 from __future__ import annotations
@@ -16,7 +18,43 @@ import pyarrow as pa
 
 from migsim.engine.result import TIMELINE_SCHEMA
 
-__all__ = ["Grid"]
+__all__ = ["RATES_SCHEMA", "Grid", "RateLog"]
+
+#: One row per change of a flow's allocation: the migration's wall time, which of its flows
+#: (``migration`` stream or the ``guest``'s own traffic) and the new rate (0 when it ends).
+RATES_SCHEMA = pa.schema(
+    [
+        pa.field("t_s", pa.float64()),
+        pa.field("flow", pa.string()),
+        pa.field("rate_bps", pa.float64()),
+    ]
+)
+
+
+class RateLog:
+    """The allocations of every flow of a network, as they change: attach with
+    ``RateLog(net)``; :meth:`table` gives one migration's rows."""
+
+    def __init__(self, net):
+        self.rows: list[tuple[float, str, float]] = []
+        net.watch(self._record)
+
+    def _record(self, t: float, flow, rate: float) -> None:
+        self.rows.append((t, flow.name, rate))
+
+    def table(self, name: str, at: float = 0.0) -> pa.Table:
+        """The rows of the flows named ``name/...`` (a :class:`~migsim.engine.link.Channel`'s),
+        times counted from ``at`` (the migration's start)."""
+        prefix = f"{name}/"
+        rows = [(t - at, f[len(prefix) :], r) for t, f, r in self.rows if f.startswith(prefix)]
+        return pa.table(
+            {
+                "t_s": [r[0] for r in rows],
+                "flow": [r[1] for r in rows],
+                "rate_bps": [r[2] for r in rows],
+            },
+            schema=RATES_SCHEMA,
+        )
 
 
 class Grid:

@@ -340,6 +340,8 @@ class Flow:
     def _notify(self) -> None:
         event, self.changed = self.changed, self._net.env.event()
         event.succeed(self._rate)
+        for watcher in self._net._watchers:
+            watcher(self._net.env.now, self, self._rate)
 
 
 class Network:
@@ -360,6 +362,7 @@ class Network:
         self._ids = itertools.count()
         self._pending: _EndOfInstant | None = None
         self._settle: list[Event] = []
+        self._watchers: list[Any] = []
         #: Number of re-allocations performed so far (diagnostics).
         self.reallocations = 0
 
@@ -412,6 +415,11 @@ class Network:
         flow._arm()  # a zero volume completes at once
         self._dirty()
         return flow
+
+    def watch(self, callback: Any) -> None:
+        """Call ``callback(time, flow, rate)`` whenever a flow's rate takes a new value (when
+        its ``changed`` event succeeds): a monitor that attaches without changing anything."""
+        self._watchers.append(callback)
 
     @property
     def pending(self) -> bool:
