@@ -20,6 +20,7 @@ import simpy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from migsim.engine import network
 from migsim.engine.network import Flow, Network, maxmin
 
 INF = math.inf
@@ -547,3 +548,16 @@ def test_one_link_is_work_conserving(specs: list[tuple[float, float]]) -> None:
     assert math.isclose(max(f.ended_at for f in flows), t_end, rel_tol=1e-9)  # type: ignore[type-var]
     assert all(math.isclose(x, capacity, rel_tol=1e-12) for x in loads)
     assert all(f.sent_bits == f.volume_bits for f in flows)
+
+
+@given(
+    cap=st.floats(1.0, 1e11) | st.sampled_from([1e9, 1e10]),
+    a=st.floats(0, 1e11) | st.sampled_from([0.0, 5e8, 1e9 / 3, math.inf]),
+    b=st.floats(0, 1e11) | st.sampled_from([0.0, 5e8, 1e9 / 3, math.inf]),
+)
+@settings(max_examples=500, deadline=None)
+def test_the_two_flow_shortcut_equals_progressive_filling(cap, a, b):
+    """maxmin answers two flows on one link in closed form (every round of a migration alone
+    on its link); it must give progressive filling's numbers bit for bit."""
+    flows = [(("l",), a), (("l",), b)]
+    assert maxmin({"l": cap}, flows) == network._progressive({"l": cap}, flows)

@@ -217,17 +217,19 @@ def test_bad_input_names_the_argument(kwargs, message):
 def test_a_channel_alone_gets_exactly_the_two_flow_shares(mig, app, capacity):
     """simulate() runs every migration on the network: alone, its two flows must get
     exactly docs/semantics.md's two-flow ``alloc`` (the rows before the network was used)."""
-    env = simpy.Environment()
-    channel = Channel(Network(env, {"link": capacity}), "link", "m", shared=False)
     got = []
+    for deferred in (False, True):  # simulate's network, and simulate_many's
+        env = simpy.Environment()
+        net = Network(env, {"link": capacity}, deferred=deferred)
+        channel = Channel(net, "link", "m", shared=False)
 
-    def proc():
-        channel.want(mig, app)
-        got.append((yield from channel.rates()))
+        def proc(channel=channel):
+            channel.want(mig, app)
+            got.append((yield from channel.rates()))
 
-    env.process(proc())
-    env.run()
-    assert got == [alloc(mig, app, capacity)]
+        env.process(proc())
+        env.run()
+    assert got == [alloc(mig, app, capacity)] * 2
 
 
 def test_the_rate_log_shows_each_allocation_as_it_changes():

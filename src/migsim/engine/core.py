@@ -31,7 +31,7 @@ from migsim.registry import strategy_class
 from migsim.workloads import make_workload
 from migsim.workloads.base import Workload
 
-__all__ = ["Context", "simulate", "simulate_many", "timeout_at"]
+__all__ = ["Context", "Planned", "run_migrations", "simulate", "simulate_many", "timeout_at"]
 
 
 def timeout_at(env: simpy.Environment, t: float) -> simpy.Timeout:
@@ -140,6 +140,11 @@ class Context:
         self.t_resume = t
         if pull:
             self.phases.append((t, "postcopy"))
+        # the downtime's lost service, booked here rather than by the guest's process when it
+        # next runs, so that where it falls among the kernels' additions to the grid does not
+        # depend on how SimPy orders the processes (alone or on a shared link alike)
+        self.ledger.downtime += t - self.t_pause
+        self.grid.add_interval(self.t_pause, t, 1.0)
         self.resumed.succeed()
 
     def cancel(self, t: float) -> None:
@@ -226,7 +231,7 @@ def simulate(config: RunConfig, workload: Workload | None = None) -> RunResult:
     """
     wall0 = time.perf_counter()
     env = simpy.Environment()
-    net = Network(env, {"link": config.link.capacity_bps})
+    net = Network(env, {"link": config.link.capacity_bps}, deferred=False)
     log = RateLog(net)
     ctx = _context(env, Channel(net, "link", "m0", shared=False), config, workload)
     env.process(_migration(ctx))
@@ -277,23 +282,84 @@ def simulate_many(
             raise ConfigError(
                 f"starts: {len(at)} start times for {len(configs)} configs; give one each"
             )
+    planned = [
+        Planned(replace(cfg, link=spec), name=f"m{i}", at=t0)
+        for i, (cfg, t0) in enumerate(zip(configs, at, strict=True))
+    ]
+    return run_migrations({"link": spec.capacity_bps}, planned, wall0=wall0)
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One migration of :func:`run_migrations`: its config, a unique ``name``, the links its
+    stream crosses (``path``) and those its guest's own traffic crosses while it runs on the
+    source (``app_path``; default ``path``), and when it starts: at SimPy time ``at``, or
+    when the migrations at the indices ``after`` have all ended (then ``at`` is ignored)."""
+
+    config: RunConfig
+    name: str
+    path: tuple[str, ...] = ("link",)
+    app_path: tuple[str, ...] | None = None
+    at: float = 0.0
+    after: tuple[int, ...] = ()
+    pool: str | None = None
+
+
+def _after(ctxs: list[Context], ctx: Context, after: tuple[int, ...]) -> Generator:
+    """Start ``ctx``'s migration once those of ``after`` have ended (their last transfer
+    done: the VM resumed, or the migration was cancelled)."""
+    yield simpy.AllOf(ctx.env, [ctxs[j].finished for j in after])
+    ctx.at = ctx.env.now
+    yield from _migration(ctx)
+
+
+def _pooled(ctx: Context, pool: simpy.Resource) -> Generator:
+    """Start ``ctx``'s migration at its ``at`` once ``pool`` has room; free it at the end."""
+    if ctx.at > 0:
+        yield timeout_at(ctx.env, ctx.at)
+    with pool.request() as slot:
+        yield slot
+        ctx.at = ctx.env.now
+        yield from _migration(ctx)
+
+
+def run_migrations(
+    links: Mapping[str, float],
+    planned: Sequence[Planned],
+    *,
+    pools: Mapping[str, int] | None = None,
+    wall0: float | None = None,
+) -> list[RunResult]:
+    """Run the ``planned`` migrations in one SimPy environment over a network of ``links``
+    (name -> capacity in bit/s), each flow on its path, all sharing max-min
+    (:func:`simulate_many` is this on one link). ``pools``: pool name -> how many of its
+    migrations may run at a time (a SimPy resource, first come first served). Returns one :class:`RunResult` per migration,
+    in order, with ``extra["started_at_s"]`` and ``extra["link_rates"]`` as
+    :func:`simulate_many` documents."""
+    wall0 = time.perf_counter() if wall0 is None else wall0
     env = simpy.Environment()
-    net = Network(env, {"link": spec.capacity_bps})
+    shared = len(planned) > 1
+    net = Network(env, links, deferred=shared)
     log = RateLog(net)
-    shared = len(configs) > 1
-    ctxs = []
-    for i, (cfg, t0) in enumerate(zip(configs, at, strict=True)):
-        cfg = replace(cfg, link=spec)
-        ctx = _context(env, Channel(net, "link", f"m{i}", shared=shared), cfg, None, t0)
-        env.process(_migration(ctx))
-        ctxs.append(ctx)
+    ctxs: list[Context] = []
+    for p in planned:
+        channel = Channel(net, p.path, p.name, shared=shared, app_path=p.app_path)
+        ctxs.append(_context(env, channel, p.config, None, p.at))
+    slots = {name: simpy.Resource(env, capacity=k) for name, k in (pools or {}).items()}
+    for p, ctx in zip(planned, ctxs, strict=True):
+        if p.after:
+            env.process(_after(ctxs, ctx, p.after))
+        elif p.pool is not None:
+            env.process(_pooled(ctx, slots[p.pool]))
+        else:
+            env.process(_migration(ctx))
     env.run()
     runtime = time.perf_counter() - wall0
     results = []
-    for i, ctx in enumerate(ctxs):
+    for p, ctx in zip(planned, ctxs, strict=True):
         result = _collect(ctx, runtime)
         result.extra["started_at_s"] = ctx.at
-        result.extra["link_rates"] = log.table(f"m{i}", ctx.at)
+        result.extra["link_rates"] = log.table(p.name, ctx.at)
         results.append(result)
     return results
 

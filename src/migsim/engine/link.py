@@ -17,7 +17,7 @@ from collections.abc import Generator, Sequence
 import simpy
 from simpy.events import Event
 
-from migsim.engine.network import LATE, Network
+from migsim.engine.network import LATE, Network, _two_flows
 
 __all__ = ["QUIET", "Channel", "alloc"]
 
@@ -38,28 +38,30 @@ class _Quiet(Event):
 
 def alloc(mig_demand: float, app_demand: float, capacity: float) -> tuple[float, float]:
     """Max-min fair shares (bit/s) of two flows with the given demands on one link (what
-    :class:`Channel` gets when it is alone on its link)."""
-    if app_demand + mig_demand <= capacity:
-        return mig_demand, app_demand
-    half = capacity / 2
-    if app_demand <= half:
-        return capacity - app_demand, app_demand
-    if mig_demand <= half:
-        return mig_demand, capacity - mig_demand
-    return half, half
+    :class:`Channel` gets when it is alone on its link; docs/semantics.md)."""
+    return _two_flows(capacity, mig_demand, app_demand)
 
 
 class Channel:
-    """One migration's two flows over ``path`` of ``net``: the migration stream and the
-    guest's traffic on the source.
+    """One migration's two flows on ``net``: the migration stream over ``path`` and the
+    guest's traffic on the source over ``app_path`` (default: ``path``).
 
     ``shared``: other migrations use the network too, so this migration's rates may change
     while its kernels run (they then keep checkpoints to go back to; see
     :class:`migsim.engine.primitives.RoundSender`)."""
 
-    def __init__(self, net: Network, path: Sequence[str] | str, name: str, *, shared: bool):
+    def __init__(
+        self,
+        net: Network,
+        path: Sequence[str] | str,
+        name: str,
+        *,
+        shared: bool,
+        app_path: Sequence[str] | str | None = None,
+    ):
         self.net = net
         self.path = path
+        self.app_path = path if app_path is None else app_path
         self.name = name
         self.shared = shared
         self.mig = None
@@ -71,7 +73,7 @@ class Channel:
         shares apply at the end of the current instant (:meth:`rates`)."""
         if self.mig is None:
             self.mig = self.net.add_flow(self.path, cap=cap, name=f"{self.name}/migration")
-            self.app = self.net.add_flow(self.path, cap=app, name=f"{self.name}/guest")
+            self.app = self.net.add_flow(self.app_path, cap=app, name=f"{self.name}/guest")
         else:
             self.mig.set_cap(cap)
             self.app.set_cap(app)
@@ -79,9 +81,12 @@ class Channel:
     def rates(self) -> Generator:
         """Wait until every process has acted at this instant and the link is re-allocated
         (an event of priority :data:`QUIET`); returns (migration, guest) rates in bit/s.
-        Alone on its link with nothing to re-allocate, a migration reads them at once."""
-        if self.shared or self.net.pending:
+        Alone on its network (made with ``deferred=False``), a migration re-allocates and reads
+        them at once, with no event."""
+        if self.net.deferred:
             yield _Quiet(self.net.env)
+        else:  # alone on its network (deferred=False): nothing else acts on it
+            self.net.flush()
         return self.mig.rate, self.app.rate
 
     def changed(self) -> Event:

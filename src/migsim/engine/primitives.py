@@ -325,7 +325,11 @@ class RoundSender:
             saved_buf = self.buf
             status = self._kernel(end, finish, bound)
             target = bound if status == K.UNTIL else float(rec["t"])
-            t_change = yield from _watch(ctx, target)
+            if shared:
+                t_change = yield from _watch(ctx, target)
+            else:
+                yield ctx.wait_until(target)
+                t_change = None
             if t_change is not None and t_change < target:
                 # the link's rates changed before the run's end: go back, stop there
                 saved.restore()
