@@ -1,4 +1,4 @@
-"""The ``migsim`` command line: ``migsim run`` and ``migsim trace ...``.
+"""The ``migsim`` command line: ``migsim run``, ``migsim trace ...`` and ``migsim scenario ...``.
 
 Exit codes: 0 success, 2 bad input (unknown key, bad unit, out-of-range value, bad trace).
 """
@@ -164,9 +164,11 @@ def make_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     run.add_argument("--out", help="write summary/rounds/timeline Parquet files into DIR")
     run.set_defaults(func=_cmd_run)
+    from migsim.cli_scenario import add_scenario_commands
     from migsim.cli_trace import add_trace_commands
 
     add_trace_commands(sub)
+    add_scenario_commands(sub)
     return parser
 
 
