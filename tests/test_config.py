@@ -275,3 +275,28 @@ def test_workload_parameters_from_the_command_line_are_coerced():
     wl = make_workload(cfg.workload, cfg.vm, cfg.seed)
     assert wl.rate == 250.0
     assert wl.pages == 16
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "text", "kind"),
+    [
+        ("link", "bandwidth", "125000000", "rate"),
+        ("link", "rtt", "0.2", "duration"),
+        ("vm", "memory", "536870912", "size"),
+        ("vm", "resume_time", "1", "duration"),
+        ("engine", "timeline_step", "0.01", "duration"),
+        ("workload", "start", "2", "duration"),
+    ],
+)
+def test_a_quantity_given_as_text_needs_its_unit(section, key, text, kind):
+    """Issue 14: `--bandwidth 125000000` was taken as 125 Mbit/s and a bare rtt as seconds;
+    text without a unit is refused, naming the key; a Python number is in the base unit."""
+    data = {section: {key: text}}
+    if section == "workload":
+        data[section]["name"] = "oltp"
+    with pytest.raises(
+        ConfigError, match=rf"{section}\.{key}: '{text}' has no unit; give the {kind}"
+    ):
+        from_mapping(data)
+    data[section][key] = float(text)
+    from_mapping(data)

@@ -24,15 +24,17 @@ from typing import Any
 
 from migsim.options import (
     ConfigError,
+    OptionInfo,
     as_bool,
     as_number,
+    convert,
     describe,
     option,
     option_infos,
     parse_options,
 )
 from migsim.registry import registered, strategy_class, strategy_names
-from migsim.units import UnitError, parse_duration, parse_rate, parse_size
+from migsim.units import UnitError, parse_size
 
 __all__ = [
     "ConfigError",
@@ -316,14 +318,23 @@ _SECTIONS = {
 _FIELD_NAMES = {(sec, field): alias for (sec, alias), field in _ALIASES.items()}
 
 
+_QUANTITY = {
+    kind: OptionInfo(kind=kind, help="", source="") for kind in ("rate", "duration", "size")
+}
+
+
 def _convert(section: str, key: str, value: Any, ftype: Any) -> Any:
     name = f"{section}.{_FIELD_NAMES.get((section, key), key)}"
+    # a quantity given as text needs its unit ("125000000" is refused, not taken as bit/s);
+    # a Python number is in the base unit; sizes in bytes by name may be bare
+    if key == "bandwidth_bps":
+        return convert(name, _QUANTITY["rate"], value)
+    if key in ("rtt_s", "resume_time", "timeline_step"):
+        return convert(name, _QUANTITY["duration"], value)
+    if key == "memory_bytes":
+        return convert(name, _QUANTITY["size"], value)
     try:
-        if key == "bandwidth_bps":
-            return parse_rate(value)
-        if key in ("rtt_s", "resume_time", "timeline_step"):
-            return parse_duration(value)
-        if key in ("memory_bytes", "page_size", "state_bytes", "nonpageable_bytes"):
+        if key in ("page_size", "state_bytes", "nonpageable_bytes"):
             return parse_size(value)
         if ftype in ("bool", bool):
             return as_bool(name, value)
@@ -448,10 +459,7 @@ def from_mapping(data: Mapping[str, Any]) -> RunConfig:
     name = wl.pop("name", WorkloadSpec.name)
     if not isinstance(name, str) or not name:
         raise ConfigError(f"workload.name: expected a generator name or trace path, got {name!r}")
-    try:
-        start = parse_duration(wl.pop("start", 0.0))
-    except UnitError as exc:
-        raise ConfigError(f"workload.start: {exc}") from None
+    start = convert("workload.start", _QUANTITY["duration"], wl.pop("start", 0.0))
     loop = wl.pop("loop", "loop")
     if loop not in _CHOICES[("workload", "loop")]:
         raise ConfigError(f"workload.loop: {loop!r} is not one of loop, reject")
