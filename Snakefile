@@ -2,6 +2,7 @@
 #
 #   snakemake --cores 8                              # the default sweep (config/config.yaml)
 #   snakemake --cores 2 --configfile config/test.yaml
+#   snakemake --cores 8 scenarios                    # every file in config/scenarios/
 #   snakemake --report results/report.html
 #   snakemake --workflow-profile workflow/profiles/slurm   # on a SLURM cluster
 #
@@ -27,6 +28,7 @@ include: "workflow/rules/simulate.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/tables.smk"
+include: "workflow/rules/scenarios.smk"
 
 
 # the paper target; only then is config/paper.yaml read (see paper_requested in common.smk)

@@ -7,6 +7,7 @@ import copy
 import itertools
 from pathlib import Path
 
+import polars as pl
 import pyarrow.parquet as pq
 import pytest
 import yaml
@@ -328,3 +329,39 @@ def test_a_vm_in_a_migration_and_an_evacuation_is_refused():
     data["migrations"] = {"m": {"vm": "v1", "to": "c", "strategy": "stop_and_copy"}}
     with pytest.raises(ConfigError, match=r"evacuations\.d: v1 is already migrated by m"):
         parse_scenario(data)
+
+
+def test_the_scenario_figure_draws_phases_and_rates(tmp_path):
+    from matplotlib.figure import Figure
+
+    from migsim.analysis.scenario_figures import scenario_figure
+
+    res = run_scenario(parse_scenario(drain(concurrency=2)))
+    res.write(tmp_path)
+    mig = pl.read_parquet(tmp_path / "migrations.parquet")
+    rates = pl.read_parquet(tmp_path / "link_rates.parquet")
+    fig = scenario_figure(mig, rates, "drain")
+    assert isinstance(fig, Figure)
+    top, bottom = fig.axes[:2]
+    assert len(top.patches) == sum(
+        1
+        for r in mig.to_dicts()
+        for x in ("precopy_time_s", "downtime_s", "postcopy_time_s")
+        if r[x] > 0
+    )
+    # the stacked allocated rates never exceed the drained host's NIC (1 Gbit/s)
+    heights = [c.get_paths()[0].vertices[:, 1].max() for c in bottom.collections]
+    assert max(heights) <= 1.0 + 1e-9
+
+
+@pytest.mark.slow
+def test_the_scenarios_target_runs_every_file(tmp_path, copy_workflow, snakemake):
+    wd = copy_workflow(tmp_path / "wf")
+    snakemake(wd, "--cores", "2", "scenarios")
+    for path in (ROOT / "config" / "scenarios").glob("*.yaml"):
+        out = wd / "results" / "scenarios" / path.stem
+        mig = pq.read_table(out / "migrations.parquet")
+        assert mig.num_rows == len(load_scenario(path).planned)
+        assert (wd / "results" / "figures" / "scenarios" / f"{path.stem}.png").stat().st_size > 0
+    again = snakemake(wd, "-n", "--cores", "2", "scenarios")
+    assert "Nothing to be done" in again.stdout + again.stderr

@@ -323,16 +323,19 @@ def _package_root() -> Path:
     return Path(migsim.__file__).resolve().parent
 
 
-def engine_fingerprint(root: str | os.PathLike[str] | None = None) -> str:
+def engine_fingerprint(
+    root: str | os.PathLike[str] | None = None, extra: tuple[str, ...] = ()
+) -> str:
     """Hash of the sources that shape simulation results: ``engine/``, ``strategies/``,
     ``workloads/`` and the config, options, registry, units and package modules. A Snakemake
     param of the
     simulate rule, so editing any of them reruns the simulations (and nothing else changes it).
-    ``root``: the package directory (default: the imported migsim).
+    ``root``: the package directory (default: the imported migsim); ``extra``: more
+    subpackages to include (the scenario rule adds ``scenario``).
     """
     root = Path(root) if root is not None else _package_root()
     files: list[Path] = []
-    for sub in ("engine", "strategies", "workloads"):
+    for sub in ("engine", "strategies", "workloads", *extra):
         files.extend((root / sub).rglob("*.py"))
     files.extend(
         root / name

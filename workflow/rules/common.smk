@@ -40,6 +40,10 @@ ENGINE_FINGERPRINT = migsweep.engine_fingerprint()
 METRICS_FINGERPRINT = migsweep.analysis_fingerprint("metrics")
 FIGURES_FINGERPRINT = migsweep.analysis_fingerprint("metrics", "figures")
 TABLES_FINGERPRINT = migsweep.analysis_fingerprint("metrics", "tables")
+SCENARIO_FINGERPRINT = migsweep.engine_fingerprint(extra=("scenario",))
+SCENARIO_FIGURES_FINGERPRINT = migsweep.analysis_fingerprint(
+    "figures", "scenario_figures"
+)
 
 
 wildcard_constraints:
@@ -147,6 +151,20 @@ def all_outputs():
         ext=["pdf", "png"],
     )
     return out
+
+
+def scenario_names():
+    """The scenario files of config/scenarios/ (the scenarios target), by stem."""
+    return sorted(p.stem for p in Path("config/scenarios").glob("*.yaml"))
+
+
+def scenario_outputs():
+    """Every scenario's figure (its tables come with it)."""
+    return expand(
+        f"{RESULTS}/figures/scenarios/{{scenario}}.{{ext}}",
+        scenario=scenario_names(),
+        ext=["pdf", "png"],
+    )
 
 
 def print_summary():

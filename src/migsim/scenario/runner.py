@@ -133,15 +133,13 @@ class ScenarioResult:
         }
 
     def write(self, out: str | Path) -> list[Path]:
-        """Write migrations, rounds, timeline and link_rates Parquet files into ``out``
-        (atomically, with provenance metadata)."""
+        """Write migrations, rounds, timeline, link_rates and evacuations (no rows without
+        evacuations) Parquet files into ``out``, atomically, with provenance metadata."""
         from migsim.io import write_parquet_atomic
 
         out = Path(out)
         meta = self.metadata()
-        names = ["migrations", "rounds", "timeline", "link_rates"]
-        if self.scenario.drains:
-            names.append("evacuations")
+        names = ["migrations", "rounds", "timeline", "link_rates", "evacuations"]
         return [
             write_parquet_atomic(getattr(self, name)(), out / f"{name}.parquet", metadata=meta)
             for name in names
