@@ -240,3 +240,37 @@ def test_make_workload_coerces_cli_strings() -> None:
     spec = WorkloadSpec(name="memory_stress", params=(("rate", "2Gbit/s"),))
     wl = make_workload(spec, VMSpec(memory_bytes=512 * MIB), 0)
     assert len(wl.touches(0, 1.0)) == pytest.approx(2e9 / 8 / PAGE + 2000, rel=0.01)
+
+
+def test_memory_stress_prefault_os_footprint_and_rate_zero():
+    """Issue 14: a stress guest that touched its buffer before migrating (prefault), its OS
+    footprint, and a region allocated but not written (rate 0)."""
+    import numpy as np
+
+    from migsim.config import VMSpec, WorkloadSpec
+    from migsim.workloads import make_workload as mk
+
+    vm = VMSpec(memory_bytes=256 * 2**20)
+
+    def build(**params):
+        return mk(WorkloadSpec("memory_stress", params=tuple(sorted(params.items()))), vm, 0)
+
+    fresh, touched = build(region="64MiB"), build(region="64MiB", prefault=True)
+    region = 64 * 2**20 // 4096
+    zero_fresh = np.asarray(fresh.zero_pages())
+    zero_touched = np.asarray(touched.zero_pages())
+    assert zero_fresh.sum() - zero_touched.sum() == region
+    assert np.array_equal(np.asarray(fresh.in_use()), np.asarray(touched.in_use()))
+    a, b = fresh.touches(0, 1), touched.touches(0, 1)
+    assert np.array_equal(a.page, b.page) and np.array_equal(a.t, b.t)
+    # the default footprint is 1/16 of memory (16 MiB here); a given one replaces it
+    small = build(region="64MiB", os="8MiB")
+    assert np.asarray(fresh.in_use()).sum() - np.asarray(small.in_use()).sum() == 2048
+    idle = build(region="64MiB", rate=0)
+    t = idle.touches(0, 2)
+    region_pages = np.flatnonzero(zero_fresh)[:region]
+    assert not np.isin(t.page[t.is_write], region_pages).any()
+    with pytest.raises(ValueError, match="prefault must be true or false"):
+        build(prefault="maybe")
+    with pytest.raises(ValueError, match="os must be between"):
+        build(os="200MiB")

@@ -382,10 +382,14 @@ def os_pages(memory_pages: int, page_size: int) -> int:
     return max(1, min(max(memory_pages // 16, lo), hi, memory_pages // 4))
 
 
-def add_os(layout: Layout, page_size: int, intensity: float = 1.0) -> list[Any]:
-    """Allocate the OS region first and return its components: a hot kernel set of 256 KiB
-    rewritten at 1,000 writes/s (a page every ~64 ms) and kernel reads (1,000/s, skewed)."""
-    start, count = layout.add("os", os_pages(layout.memory_pages, page_size))
+def add_os(
+    layout: Layout, page_size: int, intensity: float = 1.0, pages: int | None = None
+) -> list[Any]:
+    """Allocate the OS region first (``pages``, default :func:`os_pages`) and return its
+    components: a hot kernel set of 256 KiB rewritten at 1,000 writes/s (a page every ~64 ms)
+    and kernel reads (1,000/s, skewed)."""
+    count = os_pages(layout.memory_pages, page_size) if pages is None else pages
+    start, count = layout.add("os", count)
     hot = max(1, min(KERNEL_HOT_BYTES // page_size, count))
     return [
         Tier(start, hot, write_rate=1000.0 * intensity),
@@ -400,22 +404,22 @@ def auto_size(gen: str, key: str, value: Any, page_size: int, default_pages: int
     return size_param(gen, key, value, page_size)
 
 
-def rate_pages(gen: str, key: str, value: Any, page_size: int) -> float:
+def rate_pages(gen: str, key: str, value: Any, page_size: int, allow_zero: bool = False) -> float:
     """A rate in pages/s: a plain number is pages/s, a string with a unit (``"2Gbit/s"``,
     ``"256MiB/s"``) is converted at ``page_size`` bytes per page."""
     from migsim.units import parse_rate
 
     if isinstance(value, str):
         try:
-            return check_positive(gen, key, float(value), "pages/s")
+            return check_positive(gen, key, float(value), "pages/s", allow_zero)
         except ValueError:
             pass
         try:
             bps = parse_rate(value)
         except ValueError as exc:
             raise ValueError(f"{gen}: {key}: {exc}") from None
-        return check_positive(gen, key, bps / 8 / page_size, "pages/s")
-    return check_positive(gen, key, value, "pages/s")
+        return check_positive(gen, key, bps / 8 / page_size, "pages/s", allow_zero)
+    return check_positive(gen, key, value, "pages/s", allow_zero)
 
 
 def bitrate(gen: str, key: str, value: Any) -> float:

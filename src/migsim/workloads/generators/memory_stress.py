@@ -9,8 +9,11 @@ What it models (4 KiB pages):
   converge once the region exceeds what one round can send). ``mode`` ``write`` (default) or
   ``read`` (the same sweep as reads: nothing is dirtied but the kernel's hot set).
   ``rate`` may be pages/s or a rate with a unit (``"2Gbit/s"``, ``"512MiB/s"``);
-- in write mode the region is zero at the start (freshly allocated); the rest of memory beyond
-  the OS and the region is free.
+- in write mode the region is zero at the start (freshly allocated), unless ``prefault`` (the
+  stress program touched its buffer before the migration, as MMuncher does when it starts
+  before it); the rest of memory beyond the OS and the region is free;
+- ``os``: the OS footprint (default ``"auto"``: 1/16 of memory, 8-256 MiB); a size;
+- ``rate`` 0 is allowed: the region is allocated (and prefaulted) but not written.
 
 Sizes: ``region`` keeps its meaning (bytes or a share of memory) at every VM size; it must fit
 in memory next to the OS footprint. The region is not scattered: guest-physical pages follow the
@@ -49,11 +52,22 @@ class MemoryStress(MixWorkload):
         region: Any = "50%",
         rate: Any = 65536.0,
         mode: str = "write",
+        prefault: Any = False,
+        os: Any = "auto",
     ):
         g = "memory_stress"
         if mode not in ("write", "read"):
             raise ValueError(f"{g}: mode must be 'write' or 'read', got {mode!r}")
-        speed = rate_pages(g, "rate", rate, page_size)
+        speed = rate_pages(g, "rate", rate, page_size, allow_zero=True)
+        if prefault not in (True, False, "true", "false"):
+            raise ValueError(f"{g}: prefault must be true or false, got {prefault!r}")
+        prefault = prefault in (True, "true")
+        os_count = None if os in ("auto", None) else size_param(g, "os", os, page_size)
+        if os_count is not None and not 1 <= os_count <= memory_pages // 2:
+            raise ValueError(
+                f"{g}: os must be between one page and half of memory "
+                f"({memory_pages // 2 * page_size} bytes), got {os!r}"
+            )
         text = str(region).strip()
         if text.endswith("%"):
             try:
@@ -65,9 +79,14 @@ class MemoryStress(MixWorkload):
             pages = max(1, int(memory_pages * share))
         else:
             pages = size_param(g, "region", region, page_size)
-        super().__init__(memory_pages, page_size, seed, region=region, rate=rate, mode=mode)
+        params: dict[str, Any] = {"region": region, "rate": rate, "mode": mode}
+        if prefault:  # (only non-default parameters, so that old traces keep their identity)
+            params["prefault"] = True
+        if os_count is not None:
+            params["os"] = os
+        super().__init__(memory_pages, page_size, seed, **params)
         lay = Layout(memory_pages)
-        comps = add_os(lay, page_size, 1.0)
+        comps = add_os(lay, page_size, 1.0, os_count)
         left = memory_pages - lay.next_page
         if pages == int(memory_pages * 1.0) and text.endswith("%"):
             pages = left
@@ -77,7 +96,7 @@ class MemoryStress(MixWorkload):
                 f"footprint ({left * page_size} bytes), got {region!r} ({pages} pages)"
             )
         reg = lay.add("region", pages)
-        if mode == "write":
+        if mode == "write" and not prefault:
             lay.zero.append(reg)
         comps.append(Sequential(reg[0], reg[1], speed, write=mode == "write"))
         self.service = ServiceModel(baseline=1.0, unit="progress/s")
