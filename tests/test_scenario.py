@@ -356,6 +356,8 @@ def test_the_scenario_figure_draws_phases_and_rates(tmp_path):
 
 @pytest.mark.slow
 def test_the_scenarios_target_runs_every_file(tmp_path, copy_workflow, snakemake):
+    """Every file of config/scenarios/ gives its tables and figure; nothing reruns; one core
+    gives the tables of two."""
     wd = copy_workflow(tmp_path / "wf")
     snakemake(wd, "--cores", "2", "scenarios")
     for path in (ROOT / "config" / "scenarios").glob("*.yaml"):
@@ -365,3 +367,8 @@ def test_the_scenarios_target_runs_every_file(tmp_path, copy_workflow, snakemake
         assert (wd / "results" / "figures" / "scenarios" / f"{path.stem}.png").stat().st_size > 0
     again = snakemake(wd, "-n", "--cores", "2", "scenarios")
     assert "Nothing to be done" in again.stdout + again.stderr
+    one = copy_workflow(tmp_path / "one")
+    snakemake(one, "--cores", "1", "scenarios")
+    for path in sorted((wd / "results" / "scenarios").rglob("*.parquet")):
+        rel = path.relative_to(wd)
+        assert pq.read_table(path).equals(pq.read_table(one / rel)), rel
