@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Generator
 from dataclasses import dataclass, replace
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -74,13 +74,19 @@ class Checkpoint:
     takes one before each kernel run and goes back to it when its rates change at a time the
     run has passed (then runs the kernel again up to that time)."""
 
-    __slots__ = ("arrays", "ctx", "flags", "grid", "sends", "streams")
+    __slots__ = ("arrays", "ctx", "flags", "grid", "sends", "sent", "streams")
 
-    def __init__(self, ctx, arrays: tuple[np.ndarray, ...] = (), streams: tuple = ()):
+    def __init__(
+        self, ctx, arrays: tuple[np.ndarray, ...] = (), streams: tuple = (), sent: Any = None
+    ):
         self.ctx = ctx
         pages, grid = ctx.pages, ctx.grid
         self.flags = pages.flags.copy()
-        self.sends = pages.sends.copy()
+        # ``sent``: the only pages whose send counts the run may change (a slice of pages or
+        # an array of them; default all): a pre-copy run sends only from its queue's chunk,
+        # and the counts are 4 bytes a page, most of a full copy's cost
+        self.sent = slice(None) if sent is None else sent
+        self.sends = pages.sends[self.sent].copy()
         self.grid = (grid.bytes.copy(), grid.lost.copy(), grid.stale.copy(), grid.present.copy())
         self.arrays = [(a, a.copy()) for a in arrays]
         self.streams = [(st, st.mark()) for st in streams]
@@ -89,7 +95,7 @@ class Checkpoint:
         """Put everything back as it was when the checkpoint was taken."""
         pages, grid = self.ctx.pages, self.ctx.grid
         np.copyto(pages.flags, self.flags)
-        np.copyto(pages.sends, self.sends)
+        pages.sends[self.sent] = self.sends
         grid.bytes, grid.lost, grid.stale, grid.present = (a.copy() for a in self.grid)
         for a, saved in self.arrays:
             np.copyto(a, saved)
@@ -314,6 +320,7 @@ class RoundSender:
             self._rates.append((self.stopped_at, rate))
         chunk = ctx.cfg.engine.chunk_pages
         n = self.order.shape[0]
+        by_mask = self.order.dtype == np.bool_
         shared = ctx.link.shared
         while True:
             end = min(int(rec["pos"]) + chunk, n)
@@ -321,7 +328,10 @@ class RoundSender:
             # the kernel stops at the caller's ``until`` and at the next alarm, so that the
             # state is exact when something happens then (it may interrupt this process)
             bound = min(until, ctx.next_alarm())
-            saved = Checkpoint(ctx, (self.state,), (ctx.stream,)) if shared else None
+            if shared:
+                pos = int(rec["pos"])
+                chunk_pages = slice(pos, end) if by_mask else self.order[pos:end]
+                saved = Checkpoint(ctx, (self.state,), (ctx.stream,), sent=chunk_pages)
             saved_buf = self.buf
             status = self._kernel(end, finish, bound)
             target = bound if status == K.UNTIL else float(rec["t"])
