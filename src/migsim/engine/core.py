@@ -229,16 +229,8 @@ def simulate(config: RunConfig, workload: Workload | None = None) -> RunResult:
     (see :mod:`migsim.engine.result`), the config, and the wall runtime in seconds. The same
     config gives identical tables.
     """
-    wall0 = time.perf_counter()
-    env = simpy.Environment()
-    net = Network(env, {"link": config.link.capacity_bps}, deferred=False)
-    log = RateLog(net)
-    ctx = _context(env, Channel(net, "link", "m0", shared=False), config, workload)
-    env.process(_migration(ctx))
-    env.run()
-    result = _collect(ctx, time.perf_counter() - wall0)
-    result.extra["link_rates"] = log.table("m0")
-    return result
+    planned = Planned(config, name="m0", workload=workload)
+    return run_migrations({"link": config.link.capacity_bps}, [planned])[0]
 
 
 def simulate_many(
@@ -294,7 +286,10 @@ class Planned:
     """One migration of :func:`run_migrations`: its config, a unique ``name``, the links its
     stream crosses (``path``) and those its guest's own traffic crosses while it runs on the
     source (``app_path``; default ``path``), and when it starts: at SimPy time ``at``, or
-    when the migrations at the indices ``after`` have all ended (then ``at`` is ignored)."""
+    when the migrations at the indices ``after`` have all ended (then ``at`` is ignored), or
+    with ``pool``, from ``at`` on as soon as the pool (of :func:`run_migrations`) has room, in
+    the order the migrations are listed. ``workload``: an already built workload to use
+    instead of building ``config.workload`` (as :func:`simulate` takes one)."""
 
     config: RunConfig
     name: str
@@ -303,6 +298,7 @@ class Planned:
     at: float = 0.0
     after: tuple[int, ...] = ()
     pool: str | None = None
+    workload: Workload | None = None
 
 
 def _after(ctxs: list[Context], ctx: Context, after: tuple[int, ...]) -> Generator:
@@ -344,7 +340,7 @@ def run_migrations(
     ctxs: list[Context] = []
     for p in planned:
         channel = Channel(net, p.path, p.name, shared=shared, app_path=p.app_path)
-        ctxs.append(_context(env, channel, p.config, None, p.at))
+        ctxs.append(_context(env, channel, p.config, p.workload, p.at))
     slots = {name: simpy.Resource(env, capacity=k) for name, k in (pools or {}).items()}
     for p, ctx in zip(planned, ctxs, strict=True):
         if p.after:

@@ -14,32 +14,21 @@ from __future__ import annotations
 
 from collections.abc import Generator, Sequence
 
-import simpy
-from simpy.events import Event
+from simpy.events import Event, EventPriority
 
-from migsim.engine.network import LATE, Network, _two_flows
+from migsim.engine.network import LATE, EndOfInstant, Network, two_flow_shares
 
 __all__ = ["QUIET", "Channel", "alloc"]
 
 #: SimPy event priority after a re-allocation (``LATE``) and its notifications: a migration
 #: that waits for it reads the rates every process has settled on at this instant.
-QUIET = LATE + 1
-
-
-class _Quiet(Event):
-    """An event processed at the current time after every ``NORMAL`` and ``LATE`` one."""
-
-    def __init__(self, env: simpy.Environment):
-        super().__init__(env)
-        self._ok = True
-        self._value = None
-        env.schedule(self, QUIET)
+QUIET = EventPriority(LATE + 1)
 
 
 def alloc(mig_demand: float, app_demand: float, capacity: float) -> tuple[float, float]:
     """Max-min fair shares (bit/s) of two flows with the given demands on one link (what
     :class:`Channel` gets when it is alone on its link; docs/semantics.md)."""
-    return _two_flows(capacity, mig_demand, app_demand)
+    return two_flow_shares(capacity, mig_demand, app_demand)
 
 
 class Channel:
@@ -84,7 +73,7 @@ class Channel:
         Alone on its network (made with ``deferred=False``), a migration re-allocates and reads
         them at once, with no event."""
         if self.net.deferred:
-            yield _Quiet(self.net.env)
+            yield EndOfInstant(self.net.env, priority=QUIET)
         else:  # alone on its network (deferred=False): nothing else acts on it
             self.net.flush()
         return self.mig.rate, self.app.rate

@@ -66,7 +66,7 @@ from typing import Any, TypeVar
 import simpy
 from simpy.events import NORMAL, Event, EventPriority
 
-__all__ = ["LATE", "Flow", "Network", "maxmin"]
+__all__ = ["LATE", "EndOfInstant", "Flow", "Network", "maxmin", "two_flow_shares"]
 
 L = TypeVar("L", bound=Hashable)
 
@@ -119,7 +119,7 @@ def maxmin(
         (pa, ca), (pb, cb) = flows
         if tuple(pa) == (link,) and tuple(pb) == (link,) and c < _INF:
             return list(
-                _two_flows(
+                two_flow_shares(
                     _check_rate(c, f"capacity of link {link!r}"),
                     _check_rate(ca, "cap of flow 0"),
                     _check_rate(cb, "cap of flow 1"),
@@ -128,7 +128,7 @@ def maxmin(
     return _progressive(capacities, flows)
 
 
-def _two_flows(capacity: float, a: float, b: float) -> tuple[float, float]:
+def two_flow_shares(capacity: float, a: float, b: float) -> tuple[float, float]:
     """Max-min shares of two flows with caps ``a`` and ``b`` on one link."""
     if a + b <= capacity:
         return a, b
@@ -221,18 +221,22 @@ def _progressive(
     return rates
 
 
-class _EndOfInstant(Event):
-    """An event already triggered, processed at the current time after all NORMAL events.
+class EndOfInstant(Event):
+    """An event already triggered, processed at the current time after all events of a
+    higher priority (default after every ``NORMAL`` one: ``LATE``).
 
-    Triggered at creation and scheduled with priority ``LATE``, the way ``simpy.Timeout``
-    triggers itself and schedules with ``NORMAL``."""
+    Triggered at creation and scheduled with ``priority``, the way ``simpy.Timeout`` triggers
+    itself and schedules with ``NORMAL``; ``callback`` (optional) is called when processed."""
 
-    def __init__(self, env: simpy.Environment, callback: Any):
+    def __init__(
+        self, env: simpy.Environment, callback: Any = None, priority: EventPriority = LATE
+    ):
         super().__init__(env)
-        self.callbacks.append(callback)
+        if callback is not None:
+            self.callbacks.append(callback)
         self._ok = True
         self._value = None
-        env.schedule(self, LATE)
+        env.schedule(self, priority)
 
 
 class Flow:
@@ -401,7 +405,7 @@ class Network:
         }
         self._flows: dict[int, Flow] = {}
         self._ids = itertools.count()
-        self._pending: _EndOfInstant | None = None
+        self._pending: EndOfInstant | None = None
         self._settle: list[Event] = []
         self._watchers: list[Any] = []
         #: Number of re-allocations performed so far (diagnostics).
@@ -462,11 +466,6 @@ class Network:
         its ``changed`` event succeeds): a monitor that attaches without changing anything."""
         self._watchers.append(callback)
 
-    @property
-    def pending(self) -> bool:
-        """A re-allocation is due (at the end of the current instant, or at :meth:`flush`)."""
-        return self._pending is not None or self._stale
-
     def settle(self) -> Event:
         """An event that succeeds (value ``None``) once the allocation of the current instant
         is in place: right after the pending re-allocation, or at once if none is pending."""
@@ -486,7 +485,7 @@ class Network:
         if not self.deferred:
             self._stale = True
         elif self._pending is None:
-            self._pending = _EndOfInstant(self.env, self._reallocate)
+            self._pending = EndOfInstant(self.env, self._reallocate)
 
     def flush(self) -> None:
         """Re-allocate now if anything changed (a network made with ``deferred=False``)."""

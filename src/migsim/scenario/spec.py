@@ -142,6 +142,7 @@ def parse_scenario(data: Any, text: str = "") -> Scenario:
     engine = data.get("engine") or {}
     vms = data["vms"]
     vm_maps: dict[str, dict[str, Any]] = {}
+    vm_cfg: dict[str, RunConfig] = {}  # each VM's config without link and strategy
     for i, (v, spec) in enumerate(vms.items()):
         if spec["host"] not in hosts:
             raise ConfigError(
@@ -152,7 +153,7 @@ def parse_scenario(data: Any, text: str = "") -> Scenario:
         if engine:
             mapping["engine"] = engine
         try:
-            from_mapping(mapping)
+            vm_cfg[v] = from_mapping(mapping)
         except ConfigError as exc:
             raise ConfigError(f"vms.{v}: {exc}") from None
         vm_maps[v] = mapping
@@ -250,7 +251,7 @@ def parse_scenario(data: Any, text: str = "") -> Scenario:
         if not isinstance(conc, int) or isinstance(conc, bool) or conc < 1:
             raise ConfigError(f"{key}.concurrency: {conc!r} is out of range; allowed: >= 1 or all")
         at = convert(f"{key}.at", _TIME, spec.get("at", "0s"))
-        leaving = _ordered(leaving, spec.get("order", "file"), vm_maps)
+        leaving = _ordered(leaving, spec.get("order", "file"), vm_cfg)
         opts = {
             k: val
             for k, val in spec.items()
@@ -273,7 +274,7 @@ def parse_scenario(data: Any, text: str = "") -> Scenario:
         drains.append((e, host, members))
     for h, cap in host_mem.items():
         here = [v for v in vms if vms[v]["host"] == h] + incoming[h]
-        need = sum(from_mapping({"vm": vm_maps[v]["vm"]}).vm.memory_bytes for v in here)
+        need = sum(vm_cfg[v].vm.memory_bytes for v in here)
         if need > cap:
             raise ConfigError(
                 f"hosts.{h}.memory: {cap:.0f} bytes is too small for the VMs that run or arrive "
@@ -282,14 +283,15 @@ def parse_scenario(data: Any, text: str = "") -> Scenario:
     return Scenario(links, planned, vm_of, src_of, dst_of, seed, text, pools, drains)
 
 
-def _ordered(leaving: list[str], order: str, vm_maps: dict[str, dict]) -> list[str]:
+def _ordered(leaving: list[str], order: str, vm_cfg: dict[str, RunConfig]) -> list[str]:
     """The VMs of a drain in the order it asks for (ties keep the file's order)."""
     if order == "file":
         return leaving
     if order in ("smallest_memory", "largest_memory"):
-        size = {v: from_mapping(vm_maps[v]).vm.memory_bytes for v in leaving}
+        size = {v: vm_cfg[v].vm.memory_bytes for v in leaving}
         return sorted(leaving, key=lambda v: size[v], reverse=order == "largest_memory")
-    return sorted(leaving, key=lambda v: writable_working_set(from_mapping(vm_maps[v])))
+    wws = {v: writable_working_set(vm_cfg[v]) for v in leaving}
+    return sorted(leaving, key=lambda v: wws[v])
 
 
 def writable_working_set(cfg: RunConfig, window: float = 8.0) -> int:
